@@ -1,0 +1,3 @@
+// Public surface of pipelines/: everything that turns a unit into pixels.
+export { UserError, isUserError } from './errors.js';
+export { encodePng, decodePng, type RgbImage, type PngText, type DecodedPng } from './image/png.js';
