@@ -1,2 +1,3 @@
 // Public surface of datasets/.
 export {};
+export type { PromptInstance, PromptExpectations, ObjectClause, Relation } from './types.js';
