@@ -1,2 +1,3 @@
 // Public surface of harness/.
 export {};
+export type * from './experiment/types.js';
