@@ -1,0 +1,197 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  OnnxSession,
+  float16BitsToFloat32,
+  float16ToFloat32Array,
+  float32ToFloat16Array,
+  float32ToFloat16Bits,
+} from '../../pipelines/session.js';
+
+const { onnx } = onnxProto;
+const ELEM = { float32: 1, int32: 6, int64: 7, float16: 10 } as const;
+type Elem = keyof typeof ELEM;
+
+const dir = mkdtempSync(join(tmpdir(), 'refinery-session-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function valueInfo(name: string, type: Elem, dims: (number | string)[]) {
+  return {
+    name,
+    type: { tensorType: { elemType: ELEM[type], shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  };
+}
+
+/** A one-node graph `out = Cast<to>(inp)` written to a file; returns its path. */
+function castGraph(file: string, input: [Elem, (number | string)[]], output: [Elem, (number | string)[]]): string {
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'cast',
+      node: [{ opType: 'Cast', input: ['inp'], output: ['out'], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: ELEM[output[0]] }] }],
+      input: [valueInfo('inp', ...input)],
+      output: [valueInfo('out', ...output)],
+    },
+  });
+  const path = join(dir, file);
+  writeFileSync(path, onnx.ModelProto.encode(model).finish());
+  return path;
+}
+
+/** `y = a + b` and `z = a`, two float32 inputs of shape [n]. */
+function addGraph(file: string): string {
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'add',
+      node: [
+        { opType: 'Add', input: ['a', 'b'], output: ['y'] },
+        { opType: 'Identity', input: ['a'], output: ['z'] },
+      ],
+      input: [valueInfo('a', 'float32', ['n']), valueInfo('b', 'float32', ['n'])],
+      output: [valueInfo('y', 'float32', ['n']), valueInfo('z', 'float32', ['n'])],
+    },
+  });
+  const path = join(dir, file);
+  writeFileSync(path, onnx.ModelProto.encode(model).finish());
+  return path;
+}
+
+describe('float16 conversion', () => {
+  it('matches IEEE binary16 reference values', () => {
+    expect(float32ToFloat16Bits(1)).toBe(0x3c00);
+    expect(float32ToFloat16Bits(-2)).toBe(0xc000);
+    expect(float32ToFloat16Bits(65504)).toBe(0x7bff); // max finite
+    expect(float32ToFloat16Bits(65519.99)).toBe(0x7bff);
+    expect(float32ToFloat16Bits(65520)).toBe(0x7c00); // halfway to 2^16 ties to even → Inf
+    expect(float32ToFloat16Bits(2 ** -24)).toBe(0x0001); // smallest subnormal
+    expect(float32ToFloat16Bits(2 ** -25)).toBe(0x0000); // half of it: ties to even → 0
+    expect(float32ToFloat16Bits(3 * 2 ** -25)).toBe(0x0002); // 1.5 units: ties to even → 2
+    expect(float32ToFloat16Bits(2 ** -14)).toBe(0x0400); // smallest normal
+    expect(float32ToFloat16Bits(0.1)).toBe(0x2e66);
+    expect(float32ToFloat16Bits(1 / 3)).toBe(0x3555);
+    expect(float32ToFloat16Bits(1 + 2 ** -11)).toBe(0x3c00); // tie, even stays
+    expect(float32ToFloat16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02); // tie, odd rounds up
+    expect(float32ToFloat16Bits(-0)).toBe(0x8000);
+    expect(float32ToFloat16Bits(Infinity)).toBe(0x7c00);
+    expect(float32ToFloat16Bits(-1e9)).toBe(0xfc00);
+    expect(Number.isNaN(float16BitsToFloat32(float32ToFloat16Bits(NaN)))).toBe(true);
+    expect(float16BitsToFloat32(0x3555)).toBe(0.333251953125);
+    expect(float16BitsToFloat32(0x0001)).toBe(2 ** -24);
+  });
+
+  it('round-trips every finite binary16 value and rounds every midpoint to the even neighbour', () => {
+    const failures: string[] = [];
+    for (let bits = 0; bits < 0x7c00; bits++) {
+      for (const signed of [bits, bits | 0x8000]) {
+        if (float32ToFloat16Bits(float16BitsToFloat32(signed)) !== signed) failures.push(`round trip ${signed}`);
+      }
+      const low = float16BitsToFloat32(bits);
+      const high = float16BitsToFloat32(bits + 1);
+      const mid = (low + high) / 2; // exact in float32: binary16 has 11 significant bits
+      const even = bits % 2 === 0 ? bits : bits + 1;
+      if (bits + 1 < 0x7c00 && float32ToFloat16Bits(mid) !== even) failures.push(`midpoint ${bits}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('agrees with ONNX Runtime Cast(float→float16) and Cast(float16→float)', async () => {
+    const toHalf = await OnnxSession.create(castGraph('to-half.onnx', ['float32', ['n']], ['float16', ['n']]));
+    const values = new Float32Array(20000);
+    let state = 12345;
+    for (let i = 0; i < values.length; i++) {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      const scale = 2 ** ((state % 48) - 30); // covers subnormal, normal and overflow ranges
+      values[i] = ((state / 2 ** 32) * 2 - 1) * scale;
+    }
+    const raw = await ort.InferenceSession.create(castGraph('to-half-raw.onnx', ['float32', ['n']], ['float16', ['n']]));
+    const result = await raw.run({ inp: new ort.Tensor('float32', values, [values.length]) });
+    expect(Array.from(float32ToFloat16Array(values))).toEqual(Array.from(result.out.data as Uint16Array));
+    await raw.release();
+    await toHalf.dispose();
+
+    const allBits = new Uint16Array(0x7c00);
+    for (let i = 0; i < allBits.length; i++) allBits[i] = i;
+    const back = await ort.InferenceSession.create(castGraph('from-half.onnx', ['float16', ['n']], ['float32', ['n']]));
+    const widened = await back.run({ inp: new ort.Tensor('float16', allBits, [allBits.length]) });
+    expect(Array.from(float16ToFloat32Array(allBits))).toEqual(Array.from(widened.out.data as Float32Array));
+    await back.release();
+  });
+});
+
+describe('OnnxSession', () => {
+  it('feeds int64 and int32 input_ids from plain numbers', async () => {
+    for (const type of ['int64', 'int32'] as const) {
+      const session = await OnnxSession.create(castGraph(`ids-${type}.onnx`, [type, ['batch', 'sequence']], ['float32', ['batch', 'sequence']]));
+      expect(session.input('inp')?.type).toBe(type);
+      const out = await session.run({ inp: { data: Int32Array.of(49406, 320, 49407), dims: [1, 3] } });
+      expect(Array.from(out.out.data)).toEqual([49406, 320, 49407]);
+      expect(out.out.dims).toEqual([1, 3]);
+      await session.dispose();
+    }
+  });
+
+  it('adapts a one-element timestep to rank 0 (gen B float) or rank 1 (gen A int64, truncating)', async () => {
+    const scalar = await OnnxSession.create(castGraph('t-scalar.onnx', ['float32', []], ['float32', []]));
+    const s = await scalar.run({ inp: { data: Float32Array.of(976.5), dims: [1] } });
+    expect(s.out.dims).toEqual([]);
+    expect(s.out.data[0]).toBe(976.5);
+    const ranked = await OnnxSession.create(castGraph('t-int64.onnx', ['int64', ['steps']], ['float32', ['steps']]));
+    const r = await ranked.run({ inp: { data: Float32Array.of(976.9), dims: [] } });
+    expect(r.out.dims).toEqual([1]);
+    expect(r.out.data[0]).toBe(976); // NumPy astype truncation
+    await scalar.dispose();
+    await ranked.dispose();
+  });
+
+  it('converts float16 inputs and outputs', async () => {
+    const session = await OnnxSession.create(castGraph('half-io.onnx', ['float16', ['n']], ['float16', ['n']]));
+    expect(session.usesFloat16).toBe(true);
+    const out = await session.run({ inp: { data: Float32Array.of(0.1, 1 / 3, 70000, -2), dims: [4] } });
+    expect(Array.from(out.out.data)).toEqual([float16BitsToFloat32(0x2e66), 0.333251953125, Infinity, -2]);
+    await session.dispose();
+  });
+
+  it('validates feeds: missing inputs are an error naming them, extra feeds a warning', async () => {
+    const lines: string[] = [];
+    const session = await OnnxSession.create(addGraph('add.onnx'), { log: (l) => lines.push(l), label: 'adder' });
+    await expect(session.run({ a: { data: Float32Array.of(1), dims: [1] } })).rejects.toThrow(/missing inputs b/);
+    const out = await session.run(
+      { a: { data: Float32Array.of(1, 2), dims: [2] }, b: { data: Float32Array.of(3, 4), dims: [2] }, c: { data: Float32Array.of(0), dims: [1] } },
+      ['y'],
+    );
+    expect(Array.from(out.y.data)).toEqual([4, 6]);
+    expect(Object.keys(out)).toEqual(['y']);
+    expect(lines.some((l) => l.includes('warning') && l.includes('c'))).toBe(true);
+    expect(session.runCount).toBe(1);
+    expect(session.runMs).toBeGreaterThanOrEqual(0);
+    await session.dispose();
+    await expect(session.run({})).rejects.toThrow(/after dispose/);
+  });
+
+  it('logs each feed dtype and dims when ORT rejects a run', async () => {
+    const lines: string[] = [];
+    const session = await OnnxSession.create(castGraph('fixed.onnx', ['float32', [1, 3]], ['float32', [1, 3]]), { log: (l) => lines.push(l), label: 'fixed' });
+    await expect(session.run({ inp: { data: new Float32Array(4), dims: [1, 4] } })).rejects.toThrow();
+    expect(lines).toContain('fixed: feed inp: float32 [1, 4]');
+    await session.dispose();
+  });
+
+  it('falls back to CPU with a log line when the provider is unavailable, or fails when told not to', async () => {
+    const path = castGraph('ep.onnx', ['float32', ['n']], ['float32', ['n']]);
+    const lines: string[] = [];
+    const session = await OnnxSession.create(path, { provider: 'no-such-ep', log: (l) => lines.push(l), label: 'ep' });
+    expect(session.provider).toBe('cpu');
+    expect(lines.some((l) => l.includes('no-such-ep unavailable') && l.includes('falling back to cpu'))).toBe(true);
+    expect(lines).toContain('ep: running on cpu');
+    await session.dispose();
+    await expect(OnnxSession.create(path, { provider: 'no-such-ep', fallbackToCpu: false })).rejects.toThrow(/no-such-ep/);
+    await expect(OnnxSession.create(join(dir, 'absent.onnx'))).rejects.toThrow(/not found/);
+  });
+});
