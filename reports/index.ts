@@ -1,2 +1,2 @@
 // Public surface of reports/.
-export {};
+export * from './stats/index.js';
