@@ -1,7 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -11,56 +10,27 @@ import {
   float32ToFloat16Array,
   float32ToFloat16Bits,
 } from '../../pipelines/session.js';
-
-const { onnx } = onnxProto;
-const ELEM = { float32: 1, int32: 6, int64: 7, float16: 10 } as const;
-type Elem = keyof typeof ELEM;
+import { ELEM, type Dim, type Elem, writeGraph } from './graph-fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'refinery-session-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function valueInfo(name: string, type: Elem, dims: (number | string)[]) {
-  return {
-    name,
-    type: { tensorType: { elemType: ELEM[type], shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
-  };
-}
-
 /** A one-node graph `out = Cast<to>(inp)` written to a file; returns its path. */
-function castGraph(file: string, input: [Elem, (number | string)[]], output: [Elem, (number | string)[]]): string {
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'cast',
-      node: [{ opType: 'Cast', input: ['inp'], output: ['out'], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: ELEM[output[0]] }] }],
-      input: [valueInfo('inp', ...input)],
-      output: [valueInfo('out', ...output)],
-    },
-  });
-  const path = join(dir, file);
-  writeFileSync(path, onnx.ModelProto.encode(model).finish());
-  return path;
+function castGraph(file: string, input: [Elem, Dim[]], output: [Elem, Dim[]]): string {
+  return writeGraph(join(dir, file), [{ op: 'Cast', inputs: ['inp'], outputs: ['out'], attributes: [{ name: 'to', int: ELEM[output[0]] }] }], [['inp', ...input]], [['out', ...output]]);
 }
 
 /** `y = a + b` and `z = a`, two float32 inputs of shape [n]. */
 function addGraph(file: string): string {
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'add',
-      node: [
-        { opType: 'Add', input: ['a', 'b'], output: ['y'] },
-        { opType: 'Identity', input: ['a'], output: ['z'] },
-      ],
-      input: [valueInfo('a', 'float32', ['n']), valueInfo('b', 'float32', ['n'])],
-      output: [valueInfo('y', 'float32', ['n']), valueInfo('z', 'float32', ['n'])],
-    },
-  });
-  const path = join(dir, file);
-  writeFileSync(path, onnx.ModelProto.encode(model).finish());
-  return path;
+  return writeGraph(
+    join(dir, file),
+    [
+      { op: 'Add', inputs: ['a', 'b'], outputs: ['y'] },
+      { op: 'Identity', inputs: ['a'], outputs: ['z'] },
+    ],
+    [['a', 'float32', ['n']], ['b', 'float32', ['n']]],
+    [['y', 'float32', ['n']], ['z', 'float32', ['n']]],
+  );
 }
 
 describe('float16 conversion', () => {

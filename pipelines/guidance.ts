@@ -1,0 +1,110 @@
+import type { HostTensor, OnnxSession } from './session.js';
+
+/**
+ * Classifier-free guidance (spec §6). The UNet batch is `[uncond; cond]`; its output is split in
+ * halves `u` and `c` and combined elementwise in float32 as `ε = f32(u + f32(g · f32(c − u)))`.
+ * Each intermediate is rounded with Math.fround: a float32 op evaluated in double and then
+ * rounded equals the IEEE float32 op, so this is bit-exact to torch's float32 arithmetic.
+ */
+export function combineGuidance(unetOutput: Float32Array, guidanceScale: number, into?: Float32Array): Float32Array {
+  const half = unetOutput.length / 2;
+  if (!Number.isInteger(half)) throw new Error(`guided UNet output has odd length ${unetOutput.length}`);
+  const out = into ?? new Float32Array(half);
+  const g = Math.fround(guidanceScale);
+  for (let i = 0; i < half; i++) {
+    const u = unetOutput[i];
+    const diff = Math.fround(unetOutput[half + i] - u);
+    out[i] = u + Math.fround(g * diff); // the Float32Array store is the last rounding
+  }
+  return out;
+}
+
+/** Sample standard deviation (Bessel's correction, N − 1) of a float32 slice, accumulated in double. */
+export function besselStd(values: Float32Array, start = 0, end = values.length): number {
+  const count = end - start;
+  let sum = 0;
+  for (let i = start; i < end; i++) sum += values[i];
+  const mean = sum / count;
+  let squares = 0;
+  for (let i = start; i < end; i++) {
+    const d = values[i] - mean;
+    squares += d * d;
+  }
+  return Math.sqrt(squares / (count - 1));
+}
+
+/**
+ * diffusers `rescale_noise_cfg` (Lin et al. 2023, §3.4) for one image, in place on `guided`:
+ * `ε_r = ε · (std(c) / std(ε))`, `ε = φ·ε_r + (1 − φ)·ε`, std with Bessel's correction over all
+ * C·H·W values. The std reduction order is implementation-specific, so this matches the
+ * reference to tolerance, not bitwise (spec §6).
+ */
+export function rescaleGuidance(guided: Float32Array, cond: Float32Array, rescale: number): Float32Array {
+  if (rescale <= 0) return guided;
+  const ratio = Math.fround(Math.fround(besselStd(cond)) / Math.fround(besselStd(guided)));
+  const phi = Math.fround(rescale);
+  const keep = Math.fround(1 - rescale);
+  for (let i = 0; i < guided.length; i++) {
+    const rescaled = Math.fround(guided[i] * ratio);
+    guided[i] = Math.fround(phi * rescaled) + Math.fround(keep * guided[i]);
+  }
+  return guided;
+}
+
+/** Text conditioning for one UNet, already batched `[uncond; cond]` when guided. */
+export interface UnetConditioning {
+  /** [b, 77, width] */
+  encoderHiddenStates: HostTensor;
+  /** [b, 1280] */
+  textEmbeds: HostTensor;
+  /** [b, 5 or 6] */
+  timeIds: HostTensor;
+  /** b = 2 with classifier-free guidance, 1 without */
+  guided: boolean;
+}
+
+export interface NoisePredictionOptions {
+  guidanceScale: number;
+  guidanceRescale?: number;
+  /** Test hook: sees (and may replace) every UNet feed before the call. */
+  inspectFeeds?: (feeds: Record<string, HostTensor>) => void;
+}
+
+/**
+ * One guided UNet evaluation: the scaled latents are fed twice (`[x; x]`) in ONE call together
+ * with the batched conditioning, then combined with CFG (and optional rescale).
+ * `scaledLatents` is [1, 4, h, w]; returns ε of the same size.
+ */
+export async function predictNoise(
+  unet: OnnxSession,
+  scaledLatents: Float32Array,
+  latentDims: readonly number[],
+  timestep: number,
+  conditioning: UnetConditioning,
+  options: NoisePredictionOptions,
+): Promise<Float32Array> {
+  const batch = conditioning.guided ? 2 : 1;
+  let sample = scaledLatents;
+  if (conditioning.guided) {
+    sample = new Float32Array(scaledLatents.length * 2);
+    sample.set(scaledLatents, 0);
+    sample.set(scaledLatents, scaledLatents.length);
+  }
+  const feeds: Record<string, HostTensor> = {
+    sample: { data: sample, dims: [batch, ...latentDims.slice(1)] },
+    timestep: { data: Float32Array.of(timestep), dims: [] },
+    encoder_hidden_states: conditioning.encoderHiddenStates,
+    text_embeds: conditioning.textEmbeds,
+    time_ids: conditioning.timeIds,
+  };
+  options.inspectFeeds?.(feeds);
+  const outputName = unet.outputNames[0];
+  const result = await unet.run(feeds, [outputName]);
+  const noise = result[outputName].data;
+  if (!conditioning.guided) return noise;
+  const guided = combineGuidance(noise, options.guidanceScale);
+  if (options.guidanceRescale && options.guidanceRescale > 0) {
+    rescaleGuidance(guided, noise.subarray(noise.length / 2), options.guidanceRescale);
+  }
+  return guided;
+}
