@@ -6,7 +6,15 @@
  * the YAML file (snake_case); `Condition` and `Unit` are harness records (camelCase).
  * @module
  */
-import type { PromptExpectations, PromptInstance } from '../../datasets/types.js';
+import type {
+  FilePromptSource,
+  InlinePrompt,
+  InlinePromptSource,
+  PromptFileFormat,
+  PromptInstance,
+  PromptSource,
+  SuitePromptSource,
+} from '../../datasets/types.js';
 
 /** Execution providers onnxruntime-node can be asked for; which exist depends on the installed build. */
 export type Device = 'cpu' | 'cuda' | 'tensorrt' | 'dml' | 'coreml';
@@ -27,42 +35,9 @@ export interface ModelsSpec {
   device: Device;
 }
 
-/** An inline prompt: a bare string or an object with optional id, category and expectations. */
-export type InlinePrompt =
-  | string
-  | { text: string; id?: string; category?: string; expectations?: PromptExpectations };
-
-export type PromptFileFormat = 'text' | 'jsonl' | 'geneval' | 't2i-compbench' | 'parti' | 'dalleval';
-
-export interface InlinePromptSource {
-  inline: InlinePrompt[];
-  /** name used as the prompts' `suite` and id prefix (default `inline`) */
-  name?: string;
-}
-
-export interface SuitePromptSource {
-  /** built-in suite name, e.g. `relations` */
-  suite: string;
-  /** keep only the first N instances (after the category filter) */
-  limit?: number;
-  /** keep only instances of these categories */
-  categories?: string[];
-  /** suite-specific options, passed to the suite unchanged */
-  options?: Record<string, unknown>;
-}
-
-export interface FilePromptSource {
-  /** absolute path after loading (written relative to the experiment file) */
-  file: string;
-  /** adapter; inferred from the file name when absent */
-  format?: PromptFileFormat;
-  limit?: number;
-  categories?: string[];
-  /** name used as the prompts' `suite` and id prefix (default: from the format or file name) */
-  name?: string;
-}
-
-export type PromptSourceSpec = InlinePromptSource | SuitePromptSource | FilePromptSource;
+/** A prompt source as written (inline list, built-in suite or file); defined by datasets/. */
+export type PromptSourceSpec = PromptSource;
+export type { InlinePrompt, InlinePromptSource, SuitePromptSource, FilePromptSource, PromptFileFormat };
 
 /** Seeds as written: an explicit list, a half-open range [start, end), or `count` seeds from `start`. */
 export type SeedsSpec = number[] | { range: [number, number] } | { count: number; start: number };
