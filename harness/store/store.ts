@@ -476,21 +476,16 @@ export class RunStore {
     return rows.map((row) => ({ stage: row.stage, seconds: row.seconds, trajectoryKey: row.trajectory_key, createdAt: row.created_at }));
   }
 
-  /** Mean seconds per UNet evaluation over ok samples that recorded a total time, or null. */
-  secondsPerUnetCall(): { seconds: number; samples: number } | null {
-    let seconds = 0;
-    let calls = 0;
-    let samples = 0;
-    for (const sample of this.samples('ok')) {
-      const total = sample.timings.total;
-      const unetCalls = sample.unetCalls.base + sample.unetCalls.refiner;
-      if (typeof total === 'number' && unetCalls > 0) {
-        seconds += total;
-        calls += unetCalls;
-        samples += 1;
-      }
-    }
-    return calls > 0 ? { seconds: seconds / calls, samples } : null;
+  /** Adds wall time spent generating and the UNet evaluations it covered (running totals across sessions). */
+  addGenerationPace(seconds: number, unetCalls: number): void {
+    const pace = this.generationPace() ?? { seconds: 0, unetCalls: 0 };
+    this.setMeta('generation_pace', JSON.stringify({ seconds: pace.seconds + seconds, unetCalls: pace.unetCalls + unetCalls }));
+  }
+
+  /** Total generation wall time and UNet evaluations recorded so far, or null before the first. */
+  generationPace(): { seconds: number; unetCalls: number } | null {
+    const text = this.getMeta('generation_pace');
+    return text === undefined ? null : (JSON.parse(text) as { seconds: number; unetCalls: number });
   }
 
   /**

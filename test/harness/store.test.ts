@@ -172,11 +172,10 @@ describe('RunStore', () => {
     expect(store.counts().units).toBe(3);
   });
 
-  it('measures seconds per UNet evaluation from stored timings', () => {
-    expect(store.secondsPerUnetCall()).toBeNull();
-    store.addUnits([unit('a'), unit('b')]);
-    store.recordSample(okSample('a'));
-    store.recordSample({ ...okSample('b'), timings: { total: 6 }, unetCalls: { base: 40, refiner: 0 } });
-    expect(store.secondsPerUnetCall()).toEqual({ seconds: 8 / 80, samples: 2 });
+  it('keeps running totals of generation time and UNet evaluations', () => {
+    expect(store.generationPace()).toBeNull();
+    store.addGenerationPace(2, 40);
+    store.addGenerationPace(1.5, 30);
+    expect(store.generationPace()).toEqual({ seconds: 3.5, unetCalls: 70 });
   });
 });

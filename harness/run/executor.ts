@@ -1,0 +1,388 @@
+/**
+ * The executor loop: runs the units of a run folder that the store does not have yet, trajectory by
+ * trajectory, writes each image atomically before its sample row, records failures without stopping
+ * (unless fail-fast), and scores stored images through the `Scorer` interface.
+ *
+ * Two orders:
+ * - shared: one `generate(spec, branches)` per trajectory, both UNets resident;
+ * - model-major (low memory): per chunk, `runBase` for every trajectory (stages persisted under
+ *   `stages/`), `releaseBase()`, then `runRefiner` for every branch, `releaseRefiner()`; at most one
+ *   UNet is resident, and a crash between the phases keeps the persisted base work.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+import { decodePng, encodePng, type RgbImage } from '../../pipelines/image/png.js';
+import type { ScorableSample, Scorer, ScoringContext } from '../../probes/types.js';
+import { contentKey } from '../experiment/keys.js';
+import type { Unit } from '../experiment/types.js';
+import type { RunStore, SampleRow, UnitRow } from '../store/store.js';
+import { writeFileAtomic } from './atomic.js';
+import { branchLabel, type Branch, type BranchResult, type ImageGenerator } from './generator.js';
+import { peakRssBytes } from './manifest.js';
+import { chunkTrajectories, planTrajectories, type PlannedUnit, type TrajectoryPlan } from './planner.js';
+import type { Progress } from './progress.js';
+import { imageRelativePath, type RunPaths } from './run-folder.js';
+
+export type ExecutionOrder = 'shared' | 'model-major';
+
+/** Model-major phases hold at least this many units, so models are not swapped for every trajectory. */
+export const MODEL_MAJOR_MIN_CHUNK = 32;
+
+export interface ExecuteOptions {
+  paths: RunPaths;
+  store: RunStore;
+  progress: Progress;
+  /** the units of this run (or shard); those already in the store are skipped */
+  units: readonly Unit[];
+  /** "i/N" when running a shard, recorded with each unit */
+  shard: string | null;
+  generator: ImageGenerator;
+  scorers: readonly Scorer[];
+  /** units per chunk: images handed to scorers together; at least MODEL_MAJOR_MIN_CHUNK per model-major phase */
+  batch: number;
+  order: ExecutionOrder;
+  failFast: boolean;
+  /** run units whose stored sample failed again (default: failed units count as done) */
+  retryFailed?: boolean;
+  /** does a scheduler let branches share a base trajectory exactly? (default: yes) */
+  canShareTrajectory?: (plan: TrajectoryPlan) => boolean;
+  now?: () => number;
+}
+
+export interface ExecuteResult {
+  order: ExecutionOrder;
+  /** units of this run (or shard) */
+  total: number;
+  /** already in the store when the session started */
+  skipped: number;
+  ok: number;
+  failed: number;
+  /** scorer calls that threw (their samples stay unscored and are retried on the next run) */
+  scoreFailures: number;
+  /** true when --fail-fast stopped the run at a failure */
+  stoppedEarly: boolean;
+  seconds: number;
+  /** UNet evaluations this session actually ran, as the generator counted them */
+  unetCalls: { base: number; refiner: number };
+  /** mean seconds per unit of each stage the generator reported */
+  stageMeans: Record<string, number>;
+  peakRssBytes: number;
+}
+
+interface StoredImage {
+  unit: Unit;
+  image: RgbImage;
+}
+
+function unitRow(unit: Unit, shard: string | null): UnitRow {
+  return {
+    key: unit.key,
+    conditionId: unit.condition.id,
+    condition: unit.condition,
+    prompt: unit.prompt,
+    seed: unit.seed,
+    trajectoryKey: unit.trajectoryKey,
+    shard,
+  };
+}
+
+export function unitLabel(unit: Unit): string {
+  return `${unit.condition.label || unit.condition.id} ${unit.prompt.id} seed=${unit.seed}`;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+class StopRun extends Error {}
+
+/** Base evaluations a trajectory ran: the furthest any branch went (shared), plus every refiner call. */
+function trajectoryUnetCalls(results: BranchResult[]): { base: number; refiner: number } {
+  return {
+    base: Math.max(0, ...results.map((result) => result.unetCalls.base)),
+    refiner: results.reduce((sum, result) => sum + result.unetCalls.refiner, 0),
+  };
+}
+
+export class Executor {
+  private readonly now: () => number;
+  private ok = 0;
+  private failed = 0;
+  private scoreFailures = 0;
+  private stoppedEarly = false;
+  private readonly unetCalls = { base: 0, refiner: 0 };
+  /** samples a scorer threw on in this session: not retried until the next run */
+  private readonly scoreFailedKeys = new Map<string, Set<string>>();
+
+  constructor(private readonly options: ExecuteOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async run(): Promise<ExecuteResult> {
+    const { store, units, progress, scorers } = this.options;
+    const startedAt = this.now();
+    store.addUnits(units.map((unit) => unitRow(unit, this.options.shard)));
+    const pendingKeys = new Set(store.pendingUnits({ retryFailed: this.options.retryFailed }).map((row) => row.key));
+    const pending = units.filter((unit) => pendingKeys.has(unit.key));
+    const skipped = units.length - pending.length;
+    for (const scorer of scorers) store.recordMetrics(scorer, scorer.metrics);
+
+    progress.start(pending.length, skipped);
+    try {
+      // samples stored by an earlier, interrupted session but not yet scored
+      await this.scorePending(new Map());
+      const plans = planTrajectories(pending);
+      const chunkSize = this.options.order === 'model-major' ? Math.max(this.options.batch, MODEL_MAJOR_MIN_CHUNK) : Math.max(this.options.batch, 1);
+      for (const chunk of chunkTrajectories(plans, chunkSize)) {
+        const images = new Map<string, StoredImage>();
+        if (this.options.order === 'model-major') await this.runModelMajor(chunk, images);
+        else await this.runShared(chunk, images);
+        await this.scorePending(images);
+      }
+    } catch (error) {
+      if (!(error instanceof StopRun)) throw error;
+      this.stoppedEarly = true;
+    } finally {
+      progress.finish();
+    }
+    return {
+      order: this.options.order,
+      total: units.length,
+      skipped,
+      ok: this.ok,
+      failed: this.failed,
+      scoreFailures: this.scoreFailures,
+      stoppedEarly: this.stoppedEarly,
+      seconds: (this.now() - startedAt) / 1000,
+      unetCalls: { ...this.unetCalls },
+      stageMeans: progress.stageMeans(),
+      peakRssBytes: peakRssBytes(),
+    };
+  }
+
+  // ---- shared order ----
+
+  private async runShared(chunk: TrajectoryPlan[], images: Map<string, StoredImage>): Promise<void> {
+    const { generator, store } = this.options;
+    for (const plan of chunk) {
+      const branches = plan.units.map((planned) => planned.branch);
+      const started = this.now();
+      let results: BranchResult[];
+      try {
+        if (this.options.canShareTrajectory?.(plan) ?? true) {
+          results = await generator.generate(plan.spec, branches);
+        } else {
+          results = [];
+          for (const branch of branches) results.push(...(await generator.generate(plan.spec, [branch])));
+        }
+        checkResults(plan, results);
+      } catch (error) {
+        this.failPlan(plan.units, error);
+        continue;
+      }
+      const seconds = (this.now() - started) / 1000;
+      const calls = trajectoryUnetCalls(results);
+      store.recordTiming('generate', seconds, plan.trajectoryKey);
+      store.addGenerationPace(seconds, calls.base + calls.refiner);
+      this.unetCalls.base += calls.base;
+      this.unetCalls.refiner += calls.refiner;
+      plan.units.forEach((planned, i) => this.storeResult(planned, results[i], images));
+    }
+  }
+
+  // ---- model-major order ----
+
+  private stagePath(plan: TrajectoryPlan): string {
+    return join(this.options.paths.stages, `${contentKey({ trajectory: plan.trajectoryKey, spec: plan.spec as unknown as Record<string, unknown> })}.stage`);
+  }
+
+  /** A persisted stage if it exists, is readable and covers every branch we need; else null. */
+  private loadStage(plan: TrajectoryPlan): unknown | null {
+    const path = this.stagePath(plan);
+    if (!existsSync(path)) return null;
+    try {
+      const saved = deserialize(readFileSync(path)) as { branches: string[]; stage: unknown };
+      const covered = new Set(saved.branches);
+      return plan.units.every((planned) => covered.has(branchLabel(planned.branch))) ? saved.stage : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async runModelMajor(chunk: TrajectoryPlan[], images: Map<string, StoredImage>): Promise<void> {
+    const { generator, store } = this.options;
+    const baseFailed = new Set<TrajectoryPlan>();
+    let chunkCalls = 0;
+    const phaseStarted = this.now();
+    let baseLoaded = false;
+    for (const plan of chunk) {
+      if (this.loadStage(plan) !== null) continue;
+      const started = this.now();
+      try {
+        const branches = plan.units.map((planned) => planned.branch);
+        baseLoaded = true;
+        const stage = await generator.runBase(plan.spec, branches);
+        writeFileAtomic(this.stagePath(plan), serialize({ branches: branches.map(branchLabel), stage }));
+      } catch (error) {
+        baseFailed.add(plan);
+        this.failPlan(plan.units, error);
+        continue;
+      }
+      store.recordTiming('base', (this.now() - started) / 1000, plan.trajectoryKey);
+    }
+    if (baseLoaded) await generator.releaseBase();
+    store.recordTiming('base-phase', (this.now() - phaseStarted) / 1000);
+
+    const refinerStarted = this.now();
+    for (const plan of chunk) {
+      if (baseFailed.has(plan)) continue;
+      const stage = this.loadStage(plan);
+      if (stage === null) {
+        this.failPlan(plan.units, new Error(`the persisted base stage ${this.stagePath(plan)} is missing or unreadable`));
+        continue;
+      }
+      const results: BranchResult[] = [];
+      for (const planned of plan.units) {
+        const started = this.now();
+        let result: BranchResult;
+        try {
+          result = await generator.runRefiner(plan.spec, stage, planned.branch);
+          checkResults({ ...plan, units: [planned] }, [result]);
+        } catch (error) {
+          this.failPlan([planned], error);
+          continue;
+        }
+        store.recordTiming('refiner', (this.now() - started) / 1000, plan.trajectoryKey);
+        results.push(result);
+        this.storeResult(planned, result, images);
+      }
+      const calls = trajectoryUnetCalls(results);
+      chunkCalls += calls.base + calls.refiner;
+      this.unetCalls.base += calls.base;
+      this.unetCalls.refiner += calls.refiner;
+      rmSync(this.stagePath(plan), { force: true });
+    }
+    await generator.releaseRefiner();
+    const seconds = (this.now() - phaseStarted) / 1000;
+    store.recordTiming('refiner-phase', (this.now() - refinerStarted) / 1000);
+    if (chunkCalls > 0) store.addGenerationPace(seconds, chunkCalls);
+  }
+
+  // ---- outcomes ----
+
+  private storeResult(planned: PlannedUnit, result: BranchResult, images: Map<string, StoredImage>): void {
+    const { unit } = planned;
+    const { paths, store, progress } = this.options;
+    const timings = { ...result.timings };
+    let sample: SampleRow;
+    if (result.image) {
+      const started = this.now();
+      const png = encodePng(result.image, result.pngTexts);
+      const relative = imageRelativePath(unit.key);
+      writeFileAtomic(join(paths.dir, relative), png);
+      timings.write = (this.now() - started) / 1000;
+      sample = {
+        key: unit.key,
+        imagePath: relative,
+        imageSha256: createHash('sha256').update(png).digest('hex'),
+        status: 'ok',
+        error: null,
+        timings,
+        unetCalls: result.unetCalls,
+        createdAt: new Date(this.now()).toISOString(),
+      };
+    } else {
+      sample = {
+        key: unit.key,
+        imagePath: null,
+        imageSha256: null,
+        status: 'failed',
+        error: result.error ?? 'the pipeline returned no image and no error',
+        timings,
+        unetCalls: result.unetCalls,
+        createdAt: new Date(this.now()).toISOString(),
+      };
+    }
+    store.recordSample(sample);
+    if (sample.status === 'ok') {
+      this.ok += 1;
+      images.set(unit.key, { unit, image: result.image! });
+    } else {
+      this.failed += 1;
+    }
+    progress.unit({ key: unit.key, status: sample.status, label: unitLabel(unit), error: sample.error, timings });
+    if (sample.status === 'failed' && this.options.failFast) {
+      progress.log(`stopping at the first failure (--fail-fast): ${unitLabel(unit)}: ${sample.error}`);
+      throw new StopRun();
+    }
+  }
+
+  private failPlan(units: PlannedUnit[], error: unknown): void {
+    const message = errorMessage(error);
+    if (error instanceof Error && error.stack) this.options.progress.log(`generation failed: ${error.stack}`);
+    for (const planned of units) {
+      this.storeResult(planned, { branch: planned.branch, image: null, error: message, pngTexts: [], timings: {}, unetCalls: { base: 0, refiner: 0 } }, new Map());
+    }
+  }
+
+  // ---- scoring ----
+
+  /** Scores every ok sample each scorer has not scored yet, `batch` samples per call. */
+  private async scorePending(images: Map<string, StoredImage>): Promise<void> {
+    const { scorers, store, paths, progress } = this.options;
+    if (scorers.length === 0) return;
+    const context: ScoringContext = {
+      loadImage: async (sample) => images.get(sample.key)?.image ?? decodePng(readFileSync(sample.imagePath), sample.imagePath).image,
+      log: (message) => progress.log(message),
+    };
+    const batch = Math.max(this.options.batch, 1);
+    for (const scorer of scorers) {
+      const failedKeys = this.scoreFailedKeys.get(scorer.id) ?? new Set<string>();
+      this.scoreFailedKeys.set(scorer.id, failedKeys);
+      const todo = store.unscoredSamples(scorer).filter(({ sample }) => !failedKeys.has(sample.key));
+      for (let i = 0; i < todo.length; i += batch) {
+        const slice = todo.slice(i, i + batch);
+        const samples: ScorableSample[] = slice.map(({ unit, sample }) => ({
+          key: sample.key,
+          imagePath: join(paths.dir, sample.imagePath!),
+          prompt: unit.prompt,
+          seed: unit.seed,
+          condition: unit.conditionId,
+        }));
+        const applicable = samples.filter((sample) => scorer.appliesTo?.(sample) ?? true);
+        const started = this.now();
+        try {
+          const records = applicable.length > 0 ? await scorer.score(applicable, context) : [];
+          store.recordScores(scorer, samples.map((sample) => sample.key), records);
+        } catch (error) {
+          this.scoreFailures += 1;
+          for (const sample of samples) failedKeys.add(sample.key);
+          progress.log(`scorer ${scorer.id} failed on ${samples.length} sample(s); they stay unscored and are retried on the next run: ${errorMessage(error)}`);
+          if (this.options.failFast) throw new StopRun();
+          continue;
+        }
+        store.recordTiming(`score:${scorer.id}`, (this.now() - started) / 1000);
+      }
+    }
+  }
+}
+
+function checkResults(plan: TrajectoryPlan, results: BranchResult[]): void {
+  if (results.length !== plan.units.length) {
+    throw new Error(`the generator returned ${results.length} result(s) for ${plan.units.length} branch(es)`);
+  }
+  plan.units.forEach((planned: PlannedUnit, i) => {
+    const expected: Branch = planned.branch;
+    if (branchLabel(results[i].branch) !== branchLabel(expected)) {
+      throw new Error(`the generator returned branch ${branchLabel(results[i].branch)} where ${branchLabel(expected)} was asked`);
+    }
+  });
+}
+
+/** Runs the pending units of a run folder. */
+export function execute(options: ExecuteOptions): Promise<ExecuteResult> {
+  return new Executor(options).run();
+}
