@@ -145,6 +145,7 @@ function defaultMessage(issue: Issue): string | undefined {
 // ---------- building blocks ----------
 
 const SEED_MAX = 0xffff_ffff;
+const MAX_SEEDS = 1_000_000;
 
 const inRange = (low: string, high: string) => (issue: { input?: unknown }) => `must be in ${low}, ${high} ${got(issue)}`;
 
@@ -303,11 +304,15 @@ const SeedsSchema = z
         range: z
           .tuple([seedValue, z.number().int().min(1).max(SEED_MAX + 1)])
           .refine(([start, end]) => end > start, { error: (issue) => `end must be greater than start ${got(issue)}` })
+          .refine(([start, end]) => end - start <= MAX_SEEDS, { error: (issue) => `must span at most ${MAX_SEEDS} seeds ${got(issue)}` })
           .describe('half-open range [start, end)'),
       }),
       strictObject({
-        count: z.number().int().min(1).max(1_000_000).describe('number of seeds'),
+        count: z.number().int().min(1).max(MAX_SEEDS).describe('number of seeds'),
         start: seedValue.default(0).describe('first seed'),
+      }).refine((seeds) => seeds.start + seeds.count - 1 <= SEED_MAX, {
+        path: ['count'],
+        error: () => `start + count - 1 must stay ≤ ${SEED_MAX}`,
       }),
     ],
     { error: (issue) => `must be a list of seeds, { range: [start, end] } or { count: N, start?: 0 } ${got(issue)}` },
