@@ -43,3 +43,54 @@ export interface PromptInstance {
    */
   attributes?: Record<string, string>;
 }
+
+/** Formats of prompt files that `loadPromptSet` reads (see datasets/adapters/). */
+export type PromptFileFormat = 'text' | 'jsonl' | 'geneval' | 't2i-compbench' | 'parti' | 'dalleval';
+
+/** An inline prompt: a bare string or an object with optional id, category and expectations. */
+export type InlinePrompt =
+  | string
+  | {
+      text: string;
+      id?: string;
+      category?: string;
+      subcategory?: string;
+      expectations?: PromptExpectations;
+      attributes?: Record<string, string>;
+    };
+
+/** Prompts written in the experiment file. */
+export interface InlinePromptSource {
+  inline: InlinePrompt[];
+  /** the prompts' `suite` and id prefix (default `inline`) */
+  name?: string;
+}
+
+/** A built-in suite (see `listSuites()`). */
+export interface SuitePromptSource {
+  suite: string;
+  /** keep only instances of these categories */
+  categories?: string[];
+  /** keep the first N instances of the suite's balanced order (after the category filter) */
+  limit?: number;
+  /** with a seed, the N instances are a seeded, still balanced, sample instead of the first N */
+  seed?: number;
+  /** suite-specific word lists (e.g. `colours`, `objects`); each suite documents its keys */
+  options?: Record<string, unknown>;
+}
+
+/** A prompt file read through an adapter. */
+export interface FilePromptSource {
+  /** path; relative paths are resolved against the `baseDir` given to `loadPromptSet` */
+  file: string;
+  /** adapter; detected from the file name when absent */
+  format?: PromptFileFormat;
+  /** keep only instances of these categories */
+  categories?: string[];
+  /** keep the first N instances (after the category filter) */
+  limit?: number;
+  /** the prompts' `suite` and id prefix (default: from the format or the file name) */
+  name?: string;
+}
+
+export type PromptSource = InlinePromptSource | SuitePromptSource | FilePromptSource;
