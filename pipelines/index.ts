@@ -4,3 +4,8 @@ export { encodePng, decodePng, type RgbImage, type PngText, type DecodedPng } fr
 export * from './onnx/tensor.js';
 export * from './onnx/writer.js';
 export * from './onnx/reader.js';
+export type { NoiseSource, DiffusionScheduler, SchedulerStepResult, NoiseLevel, SchedulerClassName } from './schedulers/types.js';
+export { parseSchedulerConfigJson, type SchedulerConfigInput } from './schedulers/config.js';
+export { buildNoiseTables, sigmaFromAlphaCumprod, type NoiseTables, type BetaScheduleConfig } from './schedulers/noise-tables.js';
+export { EulerDiscreteScheduler, type EulerDiscreteConfig, type EulerChurnOptions } from './schedulers/euler-discrete.js';
+export { SDXL_SCHEDULER_CONFIG, SDXL_PIPELINE_DEFAULTS } from './schedulers/sdxl-default-config.js';
