@@ -1,5 +1,9 @@
 /** Hand-built units and a fake generator for executor tests (no ONNX models involved). */
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expandUnits, loadExperimentOrThrow } from '../../harness/run/dependencies.js';
+import type { RunDependencies } from '../../harness/run/run-experiment.js';
 import { canonicalJson, trajectoryKey, unitKey } from '../../harness/experiment/keys.js';
 import type { Condition, ConditionMode, Unit } from '../../harness/experiment/types.js';
 import type { Branch, BranchResult, ImageGenerator, TrajectorySpec } from '../../harness/run/generator.js';
@@ -176,4 +180,55 @@ export class FakeScorer implements Scorer {
     }
     return records;
   }
+}
+
+/** Real experiment loading and expansion; a fake pipeline (and optionally fake scorers). */
+export function fakeDependencies(options: { generator?: () => FakeGenerator; scorers?: () => Scorer[] } = {}): RunDependencies {
+  return {
+    loadExperiment: loadExperimentOrThrow,
+    openGenerator: async () => ({
+      generator: (options.generator ?? (() => new FakeGenerator()))(),
+      modelHashes: { base: 'fake-base', refiner: 'fake-refiner', schedulerConfig: {}, refinerSchedulerConfig: {} },
+      modelFiles: { base: { 'unet/model.onnx': 'fake' } },
+      modelBytes: 1024,
+      executionProvider: 'cpu',
+    }),
+    expand: expandUnits,
+    createScorers: async () => (options.scorers ?? (() => []))(),
+  };
+}
+
+/** A sink that keeps what was written. */
+export function collectingSink(): { write(text: string): void; text(): string; lines(): string[] } {
+  const chunks: string[] = [];
+  return {
+    write: (text: string) => void chunks.push(text),
+    text: () => chunks.join(''),
+    lines: () => chunks.join('').split('\n').filter((line) => line.length > 0),
+  };
+}
+
+/** Writes a small experiment file (tiny models, inline prompts) and returns its path. */
+export function writeExperiment(dir: string, body: { prompts?: string[]; seeds?: number[]; sweep?: string; name?: string; extra?: string } = {}): string {
+  const prompts = body.prompts ?? ['a red cube left of a blue ball', 'a cat above a dog', 'a green cup'];
+  const yaml = [
+    `name: ${body.name ?? 'fake-run'}`,
+    'models:',
+    '  base: tiny',
+    '  refiner: tiny',
+    'prompts:',
+    '  - inline:',
+    ...prompts.map((p) => `      - ${JSON.stringify(p)}`),
+    `seeds: ${JSON.stringify(body.seeds ?? [1, 2])}`,
+    'generation:',
+    '  steps: 8',
+    '  width: 64',
+    '  height: 64',
+    'sweep:',
+    body.sweep ?? '  mode: [base-only, {handoff: 0.8}, {handoff: 0.6}, {strength: 0.3}]',
+    body.extra ?? '',
+  ].join('\n');
+  const file = join(dir, `${body.name ?? 'fake-run'}.yaml`);
+  writeFileSync(file, `${yaml}\n`);
+  return file;
 }
