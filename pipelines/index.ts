@@ -1,6 +1,8 @@
 // Public surface of pipelines/: everything that turns a unit into pixels.
 export { UserError, isUserError } from './errors.js';
 export { encodePng, decodePng, type RgbImage, type PngText, type DecodedPng } from './image/png.js';
+export { ClipTokenizer, CLIP_MERGE_LIMIT, type ClipEncoding, type ClipTokenizerOptions, type ClipTokenizerParts } from './tokenizer/clip-tokenizer.js';
+export type { ClipTextCleanup } from './tokenizer/text-cleanup.js';
 export * from './onnx/tensor.js';
 export * from './onnx/writer.js';
 export * from './onnx/reader.js';
