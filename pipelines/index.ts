@@ -11,3 +11,4 @@ export { parseSchedulerConfigJson, type SchedulerConfigInput } from './scheduler
 export { buildNoiseTables, sigmaFromAlphaCumprod, type NoiseTables, type BetaScheduleConfig } from './schedulers/noise-tables.js';
 export { EulerDiscreteScheduler, type EulerDiscreteConfig, type EulerChurnOptions } from './schedulers/euler-discrete.js';
 export { SDXL_SCHEDULER_CONFIG, SDXL_PIPELINE_DEFAULTS } from './schedulers/sdxl-default-config.js';
+export * from './tiny/tiny-models.js';
