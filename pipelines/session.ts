@@ -309,3 +309,50 @@ export function float16ToFloat32Array(bits: Uint16Array): Float32Array {
   for (let i = 0; i < bits.length; i++) out[i] = HALF_TO_FLOAT[bits[i]];
   return out;
 }
+
+/**
+ * A session created on first use and released on demand (to keep only one large UNet resident);
+ * `get()` after `release()` loads it again.
+ */
+export class LazySession {
+  private loading: Promise<OnnxSession> | null = null;
+  /** `session.run` time of sessions already released, so totals survive a release */
+  private releasedRunMs = 0;
+  private releasedRunCount = 0;
+
+  constructor(
+    readonly path: string,
+    private readonly options: SessionOptions,
+  ) {}
+
+  get loaded(): boolean {
+    return this.loading !== null;
+  }
+
+  get(): Promise<OnnxSession> {
+    this.loading ??= OnnxSession.create(this.path, this.options).catch((error) => {
+      this.loading = null;
+      throw error;
+    });
+    return this.loading;
+  }
+
+  /** Total milliseconds inside `session.run`, across releases. */
+  async runMs(): Promise<number> {
+    return this.releasedRunMs + (this.loading ? (await this.loading).runMs : 0);
+  }
+
+  async runCount(): Promise<number> {
+    return this.releasedRunCount + (this.loading ? (await this.loading).runCount : 0);
+  }
+
+  async release(): Promise<void> {
+    const loading = this.loading;
+    if (!loading) return;
+    this.loading = null;
+    const session = await loading;
+    this.releasedRunMs += session.runMs;
+    this.releasedRunCount += session.runCount;
+    await session.dispose();
+  }
+}

@@ -1,10 +1,6 @@
 import type { RgbImage } from './image/png.js';
+import type { NoiseSource } from './schedulers/types.js';
 import type { OnnxSession } from './session.js';
-
-/** Anything that draws standard normal float32 noise in torch order (pipelines/noise TorchGenerator). */
-export interface NoiseSource {
-  randn(shape: number[]): Float32Array;
-}
 
 /** NumPy `round` (half to even) for non-negative values below 2^52. */
 export function roundHalfEven(value: number): number {
