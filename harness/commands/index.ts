@@ -1,7 +1,11 @@
 import type { CommandModule } from 'yargs';
 import { tokenizeCommand } from './tokenize.js';
+import { validateCommand } from './validate.js';
+import { schemaCommand } from './schema.js';
 
 // Every CLI command, in the order `refinery --help` lists them. Add one line per command module.
 export const commands: CommandModule<any, any>[] = [
   tokenizeCommand,
+  validateCommand,
+  schemaCommand,
 ];

@@ -166,3 +166,49 @@ describe('--set paths', () => {
     expect(applySet(target, 'list[5]=1')?.message).toBe('--set list[5]=1: list has 2 items; index 5 would leave a gap');
   });
 });
+
+describe('refinery validate', () => {
+  const root = join(import.meta.dirname, '../..');
+
+  it('summarizes the demo: 6 relation prompts × 2 seeds × 4 modes', async () => {
+    const { validateExperimentFile } = await import('../../harness/commands/validate.js');
+    const report = validateExperimentFile('experiments/demo.yaml', [], root);
+    expect(report.ok).toBe(true);
+    expect(report.lines).toEqual([
+      'experiments/demo.yaml: valid',
+      '  prompts     6 (relations ×6)',
+      '  seeds       2',
+      '  conditions  4: base-only, handoff=0.8, handoff=0.6, strength=0.3',
+      '  units       48 (12 base trajectories)',
+      '  scorers     clip, health, colour-geometry, contrastive',
+      '  models      base tiny, refiner tiny on cpu',
+      '  run folder  runs/demo',
+    ]);
+  });
+
+  it('accepts the example that sets every option', async () => {
+    const { validateExperimentFile } = await import('../../harness/commands/validate.js');
+    const report = validateExperimentFile('experiments/example-full.yaml', [], root);
+    expect(report.lines[0]).toBe('experiments/example-full.yaml: valid (extends experiments/demo.yaml)');
+    expect(report.ok).toBe(true);
+    expect(report.lines).toContain('  units       192 (48 base trajectories)');
+    const { spec } = loadExperiment(join(root, 'experiments/example-full.yaml'), { cwd: root });
+    // every top-level section and every generation field is written out in the example
+    expect(Object.keys(spec ?? {}).sort()).toEqual(['description', 'generation', 'models', 'name', 'prompts', 'report', 'run', 'scorers', 'seeds', 'sweep']);
+  });
+
+  it('lists every problem, prompt sources included, and ends with the count', async () => {
+    const { validateExperimentFile } = await import('../../harness/commands/validate.js');
+    const bad = validateExperimentFile('experiments/demo.yaml', ['generation.width=1020', 'sweep.mode[1].handoff=1.5', 'prompts[0].suite=relatons'], root);
+    expect(bad.ok).toBe(false);
+    expect(bad.lines).toEqual([
+      expect.stringMatching(/^prompts\[0\]\.suite: unknown suite 'relatons' \(did you mean 'relations'\?\)/),
+      'generation.width: must be a multiple of 8 (got 1020)',
+      'sweep.mode[1].handoff: must be in (0, 1] (got 1.5)',
+      '3 problems in experiments/demo.yaml',
+    ]);
+    const noPrompts = validateExperimentFile('experiments/demo.yaml', ['prompts=[{suite: relations, categories: [spatial], options: {colours: 3}}]'], root);
+    expect(noPrompts.ok).toBe(false);
+    expect(noPrompts.lines[0]).toMatch(/^prompts\[0\]: /);
+  });
+});

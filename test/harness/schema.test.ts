@@ -170,3 +170,20 @@ describe('experimentJsonSchema', () => {
     expect((schema.required as string[]).sort()).toEqual(['models', 'name', 'prompts', 'seeds']);
   });
 });
+
+describe('refinery schema --out', () => {
+  it('writes the same JSON Schema to a file', async () => {
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { schemaCommand } = await import('../../harness/commands/schema.js');
+    const dir = mkdtempSync(join(tmpdir(), 'refinery-schema-'));
+    try {
+      const out = join(dir, 'experiment.schema.json');
+      await (schemaCommand.handler as (args: unknown) => unknown)({ out, _: [], $0: 'refinery' });
+      expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(experimentJsonSchema());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
