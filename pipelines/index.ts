@@ -10,5 +10,9 @@ export type { NoiseSource, DiffusionScheduler, SchedulerStepResult, NoiseLevel, 
 export { parseSchedulerConfigJson, type SchedulerConfigInput } from './schedulers/config.js';
 export { buildNoiseTables, sigmaFromAlphaCumprod, type NoiseTables, type BetaScheduleConfig } from './schedulers/noise-tables.js';
 export { EulerDiscreteScheduler, type EulerDiscreteConfig, type EulerChurnOptions } from './schedulers/euler-discrete.js';
+export { EulerAncestralDiscreteScheduler, type EulerAncestralDiscreteConfig } from './schedulers/euler-ancestral-discrete.js';
+export { DDIMScheduler, type DDIMConfig, type DDIMOptions } from './schedulers/ddim.js';
+export { DPMSolverMultistepScheduler, type DPMSolverMultistepConfig, type DPMSolverMultistepOptions } from './schedulers/dpm-solver-multistep.js';
+export { createScheduler, resolveSchedulerChoice, SCHEDULER_NAMES, type SchedulerName, type SchedulerOptions, type ResolvedSchedulerChoice } from './schedulers/registry.js';
 export { SDXL_SCHEDULER_CONFIG, SDXL_PIPELINE_DEFAULTS } from './schedulers/sdxl-default-config.js';
 export * from './tiny/tiny-models.js';

@@ -1,0 +1,142 @@
+import { UserError } from '../errors.js';
+import { ConfigReader, type SchedulerConfigInput } from './config.js';
+import { f32 } from './float32.js';
+import { buildNoiseTables, readBetaScheduleConfig, type BetaScheduleConfig, type NoiseTables } from './noise-tables.js';
+import {
+  TIMESTEP_SPACINGS,
+  checkStepCount,
+  interpolateSigmas,
+  leadingTimesteps,
+  linspaceTimesteps,
+  trailingTimesteps,
+  type TimestepSpacing,
+} from './spacing.js';
+import { StepIndexedScheduler, checkSameLength } from './step-indexed.js';
+import type { DiffusionScheduler, NoiseLevel, NoiseSource, SchedulerStepResult } from './types.js';
+
+export interface EulerAncestralDiscreteConfig extends BetaScheduleConfig {
+  prediction_type: 'epsilon' | 'v_prediction';
+  timestep_spacing: TimestepSpacing;
+  steps_offset: number;
+}
+
+export function readEulerAncestralDiscreteConfig(input: SchedulerConfigInput): EulerAncestralDiscreteConfig {
+  const reader = new ConfigReader(input, 'EulerAncestralDiscreteScheduler');
+  if (input.prediction_type === 'sample') {
+    throw new UserError(
+      'EulerAncestralDiscreteScheduler config: "prediction_type" = "sample" is not implemented in diffusers ' +
+        '(use "epsilon" or "v_prediction")',
+    );
+  }
+  return {
+    ...readBetaScheduleConfig(reader),
+    prediction_type: reader.choice('prediction_type', 'epsilon', ['epsilon', 'v_prediction']),
+    timestep_spacing: reader.choice('timestep_spacing', 'linspace', TIMESTEP_SPACINGS),
+    steps_offset: reader.integer('steps_offset', 0, 0),
+  };
+}
+
+/**
+ * diffusers' EulerAncestralDiscreteScheduler: an Euler step down to σ_down followed by fresh noise
+ * of size σ_up drawn from the generator at every step (including the last, where σ_up = 0).
+ */
+export class EulerAncestralDiscreteScheduler extends StepIndexedScheduler implements DiffusionScheduler {
+  readonly className = 'EulerAncestralDiscreteScheduler' as const;
+  readonly order = 1;
+  readonly config: Readonly<EulerAncestralDiscreteConfig>;
+  readonly tables: NoiseTables;
+
+  constructor(config: SchedulerConfigInput = {}) {
+    super();
+    this.config = Object.freeze(readEulerAncestralDiscreteConfig(config));
+    this.tables = buildNoiseTables(this.config, { pinLastAlphaCumprodWhenRescaled: true });
+  }
+
+  get initNoiseSigma(): number {
+    const maxSigma = this.sigmas.reduce((m, s) => Math.max(m, s), -Infinity);
+    if (this.config.timestep_spacing !== 'leading') return maxSigma;
+    return f32(Math.sqrt(f32(f32(maxSigma * maxSigma) + 1)));
+  }
+
+  setTimesteps(numInferenceSteps: number): void {
+    const { num_train_timesteps: trainSteps, timestep_spacing: spacing } = this.config;
+    checkStepCount(numInferenceSteps, trainSteps);
+    const timesteps =
+      spacing === 'linspace'
+        ? linspaceTimesteps(trainSteps, numInferenceSteps).map(f32)
+        : spacing === 'leading'
+          ? leadingTimesteps(trainSteps, numInferenceSteps, this.config.steps_offset)
+          : trailingTimesteps(trainSteps, numInferenceSteps);
+    const sigmas = new Float32Array(numInferenceSteps + 1);
+    sigmas.set(interpolateSigmas(timesteps, this.tables.trainingSigmas));
+    this.schedule = { timesteps, sigmas };
+    this.currentStepIndex = null;
+    this.firstStepIndex = null;
+  }
+
+  indexForTimestep(timestep: number): number {
+    const index = this.findTimestepIndex(timestep);
+    if (index === undefined) throw new RangeError(`${this.className}: timestep ${timestep} is not in the schedule`);
+    return index;
+  }
+
+  scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
+    this.requireSchedule();
+    const sigma = this.sigmas[this.ensureStepIndex(timestep)];
+    const divisor = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
+    const out = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) out[i] = sample[i] / divisor;
+    return out;
+  }
+
+  step(modelOutput: Float32Array, timestep: number, sample: Float32Array, generator?: NoiseSource): SchedulerStepResult {
+    const { sigmas } = this.requireSchedule();
+    checkSameLength(`${this.className}.step`, modelOutput, sample);
+    if (!generator) throw new Error(`${this.className}.step draws noise at every step: pass a generator`);
+    const index = this.ensureStepIndex(timestep);
+    if (index >= sigmas.length - 1) throw new RangeError(`${this.className}.step: the schedule is already finished`);
+    const sigmaFrom = sigmas[index];
+    const sigmaTo = sigmas[index + 1];
+    const sigmaFromSq = f32(sigmaFrom * sigmaFrom);
+    const sigmaToSq = f32(sigmaTo * sigmaTo);
+    const sigmaUp = f32(Math.sqrt(f32(f32(sigmaToSq * f32(sigmaFromSq - sigmaToSq)) / sigmaFromSq)));
+    const sigmaDown = f32(Math.sqrt(f32(sigmaToSq - f32(sigmaUp * sigmaUp))));
+    const dt = f32(sigmaDown - sigmaFrom);
+
+    const predOriginalSample = new Float32Array(sample.length);
+    if (this.config.prediction_type === 'epsilon') {
+      for (let i = 0; i < sample.length; i++) predOriginalSample[i] = sample[i] - f32(sigmaFrom * modelOutput[i]);
+    } else {
+      const variance = f32(sigmaFromSq + 1);
+      const outputScale = f32(-sigmaFrom / f32(Math.sqrt(variance)));
+      for (let i = 0; i < sample.length; i++) {
+        predOriginalSample[i] = f32(modelOutput[i] * outputScale) + f32(sample[i] / variance);
+      }
+    }
+
+    const noise = generator.randn([sample.length]);
+    const prevSample = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) {
+      const derivative = f32(f32(sample[i] - predOriginalSample[i]) / sigmaFrom);
+      const deterministic = f32(sample[i] + f32(derivative * dt));
+      prevSample[i] = deterministic + f32(noise[i] * sigmaUp);
+    }
+    this.currentStepIndex = index + 1;
+    return { prevSample, predOriginalSample };
+  }
+
+  addNoise(original: Float32Array, noise: Float32Array, at: NoiseLevel): Float32Array {
+    this.requireSchedule();
+    checkSameLength(`${this.className}.addNoise`, original, noise);
+    const sigma = this.sigmas[this.noiseLevelIndex(at)];
+    const out = new Float32Array(original.length);
+    for (let i = 0; i < original.length; i++) out[i] = original[i] + f32(noise[i] * sigma);
+    return out;
+  }
+
+  clone(): EulerAncestralDiscreteScheduler {
+    const copy = Object.create(EulerAncestralDiscreteScheduler.prototype) as EulerAncestralDiscreteScheduler;
+    Object.assign(copy, this);
+    return copy;
+  }
+}
