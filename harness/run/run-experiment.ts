@@ -73,6 +73,24 @@ export interface RunIo {
   stderr: ProgressSink;
   /** available memory in bytes (default: process.availableMemory or os.freemem) */
   availableMemory?: () => number;
+  /** on SIGINT / SIGTERM, release the run lock and exit (for the CLI; the store needs no cleanup) */
+  handleSignals?: boolean;
+}
+
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** Installs handlers that run `cleanup` and exit; returns a function that removes them. */
+function onTermination(cleanup: () => void): () => void {
+  const handlers = Object.entries(SIGNAL_EXIT_CODES).map(([signal, code]) => {
+    const handler = () => {
+      cleanup();
+      process.stderr.write(`\n${signal}: stopped; the store has every unit finished so far; rerun the same command to resume\n`);
+      process.exit(code);
+    };
+    process.once(signal, handler);
+    return () => process.removeListener(signal, handler);
+  });
+  return () => handlers.forEach((remove) => remove());
 }
 
 export interface RunOutcome {
@@ -154,6 +172,7 @@ export async function runExperiment(options: RunOptions, deps: RunDependencies, 
     mkdirSync(runDir, { recursive: true });
     const lock = RunLock.acquire(runDir, { command: (options.commandLine ?? process.argv).join(' ') });
     let store: RunStore | undefined;
+    const removeSignalHandlers = io.handleSignals ? onTermination(() => lock.release()) : () => {};
     try {
       ensureRunFolders(paths);
       const progress = new Progress({ sink: io.stderr, quiet: options.quiet, logPath: paths.log });
@@ -226,6 +245,7 @@ export async function runExperiment(options: RunOptions, deps: RunDependencies, 
       }
       return { exitCode: result.stoppedEarly ? 1 : 0, runDir, reportPath };
     } finally {
+      removeSignalHandlers();
       store?.close();
       lock.release();
     }
