@@ -2,10 +2,16 @@ import type { CommandModule } from 'yargs';
 import { tokenizeCommand } from './tokenize.js';
 import { validateCommand } from './validate.js';
 import { schemaCommand } from './schema.js';
+import { runCommand } from './run.js';
+import { mergeCommand } from './merge.js';
+import { statusCommand } from './status.js';
 
 // Every CLI command, in the order `refinery --help` lists them. Add one line per command module.
 export const commands: CommandModule<any, any>[] = [
   tokenizeCommand,
   validateCommand,
   schemaCommand,
+  runCommand,
+  mergeCommand,
+  statusCommand,
 ];
