@@ -267,7 +267,7 @@ const InlineSourceSchema = strictObject({
 }).describe('prompts written inline');
 
 const SuiteSourceSchema = strictObject({
-  suite: nonEmptyString.describe('a built-in prompt suite (`refinery ls suites`), e.g. relations'),
+  suite: nonEmptyString.describe('a built-in prompt suite: relations, attribute-binding, counting, text-rendering, occupations, descriptors'),
   limit,
   categories,
   seed: z.number().int().min(0).optional().describe('with a seed, the limit takes a seeded (still balanced) sample instead of the first N'),
@@ -392,7 +392,7 @@ const scorerId = z
 
 const ScorerSchema = z.union(
   [
-    scorerId.describe('scorer id (`refinery ls scorers`)'),
+    scorerId.describe('scorer id, e.g. clip, health, colour-geometry, contrastive'),
     strictObject({ id: scorerId.describe('scorer id'), options: jsonRecord('scorer options').default({}) }),
   ],
   { error: (issue) => `must be a scorer id or { id, options } ${got(issue)}` },

@@ -187,3 +187,45 @@ describe('refinery schema --out', () => {
     }
   });
 });
+
+describe('docs/experiment-reference.md', () => {
+  it('documents every field of the JSON Schema, with its default', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const doc = readFileSync(join(import.meta.dirname, '../../docs/experiment-reference.md'), 'utf8');
+    const schema = experimentJsonSchema() as Record<string, any>;
+    const fields = new Map<string, unknown>();
+    function walk(node: any, path: string): void {
+      if (!node || typeof node !== 'object') return;
+      if (node.$ref) node = schema.$defs?.[String(node.$ref).split('/').pop()!];
+      for (const key of ['anyOf', 'oneOf', 'allOf']) if (Array.isArray(node[key])) node[key].forEach((child: unknown) => walk(child, path));
+      if (node.type === 'array' && node.items) walk(node.items, `${path}[]`);
+      for (const [key, child] of Object.entries<any>(node.properties ?? {})) {
+        const fieldPath = path ? `${path}.${key}` : key;
+        if (!fields.has(fieldPath) || child.default !== undefined) fields.set(fieldPath, child.default);
+        walk(child, fieldPath);
+      }
+    }
+    walk(schema, '');
+    // the clause fields are documented once, as expectations.include[].*
+    const documentedAs = (path: string) =>
+      path.replace(/^prompts\[\]\.inline\[\]\.expectations\./, 'expectations.').replace(/^expectations\.exclude\[\]\./, 'expectations.include[].');
+    const missing: string[] = [];
+    const wrongDefault: string[] = [];
+    for (const [path, defaultValue] of fields) {
+      const name = documentedAs(path);
+      const row = doc.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
+      if (!row) {
+        missing.push(name);
+        continue;
+      }
+      if (defaultValue !== undefined) {
+        const shown = typeof defaultValue === 'string' ? defaultValue : JSON.stringify(defaultValue);
+        if (!row.includes(`\`${shown}\``)) wrongDefault.push(`${name} (default ${shown})`);
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(wrongDefault).toEqual([]);
+    expect(fields.size).toBeGreaterThan(70);
+  });
+});
