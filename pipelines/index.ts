@@ -3,6 +3,8 @@ export { UserError, isUserError } from './errors.js';
 export { encodePng, decodePng, type RgbImage, type PngText, type DecodedPng } from './image/png.js';
 export { ClipTokenizer, CLIP_MERGE_LIMIT, type ClipEncoding, type ClipTokenizerOptions, type ClipTokenizerParts } from './tokenizer/clip-tokenizer.js';
 export type { ClipTextCleanup } from './tokenizer/text-cleanup.js';
+export { TorchGenerator, type TorchSeed } from './noise/torch-generator.js';
+export { fma32 } from './noise/fma32.js';
 export * from './onnx/tensor.js';
 export * from './onnx/writer.js';
 export * from './onnx/reader.js';
@@ -15,4 +17,5 @@ export { DDIMScheduler, type DDIMConfig, type DDIMOptions } from './schedulers/d
 export { DPMSolverMultistepScheduler, type DPMSolverMultistepConfig, type DPMSolverMultistepOptions } from './schedulers/dpm-solver-multistep.js';
 export { createScheduler, resolveSchedulerChoice, SCHEDULER_NAMES, type SchedulerName, type SchedulerOptions, type ResolvedSchedulerChoice } from './schedulers/registry.js';
 export { SDXL_SCHEDULER_CONFIG, SDXL_PIPELINE_DEFAULTS } from './schedulers/sdxl-default-config.js';
+export { handoffCutoff, ensembleSplit, sdeditSplit, planGeneration, schedulerForStage, GENERATION_MODES, type GenerationMode, type EnsembleSplit, type SdeditSplit, type PlanRequest, type StagePlan, type GenerationPlan } from './plan.js';
 export * from './tiny/tiny-models.js';
