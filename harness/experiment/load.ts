@@ -258,6 +258,10 @@ export function loadExperiment(file: string, options: LoadOptions = {}): LoadedE
     const problem = applySet(raw, assignment);
     if (problem) issues.push(problem);
   }
+  if ('extends' in raw) {
+    delete raw.extends;
+    issues.push({ path: 'extends', message: '--set cannot change extends (it is resolved before overrides); edit the file or write a variant' });
+  }
   // paths set on the command line are relative to the experiment file too; absolute ones stay as they are
   absolutizePaths(raw, dirname(absolute));
 

@@ -84,6 +84,9 @@ describe('loadExperiment', () => {
       set: ['sweep.handoff=[0.9, 1.5]', 'generation.width=1020', 'generation.steps', 'seeds.x[0]=1', 'generation.stpes=3'],
     });
     expect(spec).toBeUndefined();
+    expect(loadExperiment(file, { cwd: dir, set: ['extends=other.yaml'] }).issues.map(formatProblem)).toEqual([
+      'extends: --set cannot change extends (it is resolved before overrides); edit the file or write a variant',
+    ]);
     expect(issues.map(formatProblem)).toEqual([
       '--set generation.steps: expected PATH=VALUE, e.g. generation.steps=20',
       '--set seeds.x[0]=1: seeds is not a mapping',
