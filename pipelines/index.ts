@@ -19,3 +19,4 @@ export { createScheduler, resolveSchedulerChoice, SCHEDULER_NAMES, type Schedule
 export { SDXL_SCHEDULER_CONFIG, SDXL_PIPELINE_DEFAULTS } from './schedulers/sdxl-default-config.js';
 export { handoffCutoff, ensembleSplit, sdeditSplit, planGeneration, schedulerForStage, GENERATION_MODES, type GenerationMode, type EnsembleSplit, type SdeditSplit, type PlanRequest, type StagePlan, type GenerationPlan } from './plan.js';
 export * from './tiny/tiny-models.js';
+export * from './model-folder.js';
