@@ -1,21 +1,31 @@
 /**
  * The deterministic fixtures of diffusers' scheduler test suite (tests/schedulers/test_schedulers.py),
- * rebuilt here: a (4, 3, 8, 8) sample holding arange(768)/768 in a permuted layout, the noise holding
- * the flipped arange at the same positions, and the dummy model `sample · t / (t + 1)` in float32.
- * The schedulers work elementwise and the tests compare sums of |x|, so only the pairing of sample
- * and noise values per element matters, not the layout.
+ * rebuilt here: a (4, 3, 8, 8) sample that is arange(768)/768 reshaped to (3, 8, 8, 4) and permuted
+ * to (b, c, h, w), the noise built the same way from the flipped arange, and the dummy model
+ * `sample · t / (t + 1)` in float32. Arrays are in contiguous (b, c, h, w) order, the order in which
+ * torch.randn fills a fresh tensor, so generator noise meets the same sample element as in diffusers.
  */
 import type { DiffusionScheduler } from '../../../pipelines/schedulers/types.js';
 
 const f32 = Math.fround;
-const ELEMENTS = 4 * 3 * 8 * 8;
+const [BATCH, CHANNELS, HEIGHT, WIDTH] = [4, 3, 8, 8];
+const ELEMENTS = BATCH * CHANNELS * HEIGHT * WIDTH;
+
+/** Position in arange(768) of the element at contiguous (b, c, h, w) index `index`. */
+function arangeIndex(index: number): number {
+  const w = index % WIDTH;
+  const h = Math.floor(index / WIDTH) % HEIGHT;
+  const c = Math.floor(index / (WIDTH * HEIGHT)) % CHANNELS;
+  const b = Math.floor(index / (WIDTH * HEIGHT * CHANNELS));
+  return ((c * HEIGHT + h) * WIDTH + w) * BATCH + b;
+}
 
 export function dummySampleDeter(): Float32Array {
-  return Float32Array.from({ length: ELEMENTS }, (_, k) => k / ELEMENTS);
+  return Float32Array.from({ length: ELEMENTS }, (_, i) => arangeIndex(i) / ELEMENTS);
 }
 
 export function dummyNoiseDeter(): Float32Array {
-  return Float32Array.from({ length: ELEMENTS }, (_, k) => (ELEMENTS - 1 - k) / ELEMENTS);
+  return Float32Array.from({ length: ELEMENTS }, (_, i) => (ELEMENTS - 1 - arangeIndex(i)) / ELEMENTS);
 }
 
 /** `sample * t / (t + 1)` with t cast to float32, as the dummy model computes it. */

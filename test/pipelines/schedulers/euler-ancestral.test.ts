@@ -4,7 +4,8 @@ import { EulerAncestralDiscreteScheduler } from '../../../pipelines/schedulers/e
 import { EulerDiscreteScheduler } from '../../../pipelines/schedulers/euler-discrete.js';
 import { SDXL_SCHEDULER_CONFIG } from '../../../pipelines/schedulers/sdxl-default-config.js';
 import type { NoiseSource } from '../../../pipelines/schedulers/types.js';
-import { dummyModel, dummySampleDeter } from './diffusers-fixtures.js';
+import { TorchGenerator } from '../../../pipelines/noise/torch-generator.js';
+import { absMean, absSum, dummyModel, dummyNoiseDeter, dummySampleDeter, eulerLoop, scaled } from './diffusers-fixtures.js';
 
 const f = Math.fround;
 
@@ -80,9 +81,41 @@ describe('EulerAncestralDiscreteScheduler', () => {
     expect(() => new EulerAncestralDiscreteScheduler({ prediction_type: 'sample' })).toThrow(UserError);
   });
 
-  // diffusers tests/schedulers/test_scheduler_euler_ancestral.py draws its noise from
-  // torch.manual_seed(0); these goldens need the torch-compatible generator (pipelines/noise/).
-  it.todo('test_full_loop_no_noise: sum 152.3192, mean 0.1983 (torch.manual_seed(0) noise)');
-  it.todo('test_full_loop_with_v_prediction: sum 108.4439, mean 0.1412 (torch.manual_seed(0) noise)');
-  it.todo('test_full_loop_with_noise: sum 56163.0508, mean 73.1290 (torch.manual_seed(0) noise)');
+});
+
+/**
+ * diffusers tests/schedulers/test_scheduler_euler_ancestral.py: 1100 linear betas, 10 steps, linspace,
+ * noise from torch.manual_seed(0) — the torch-compatible generator reproduces that stream.
+ */
+describe('EulerAncestralDiscreteScheduler: diffusers full-loop goldens', () => {
+  const testConfig = { num_train_timesteps: 1100, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear' };
+
+  function fullLoop(extra: Record<string, unknown> = {}): Float32Array {
+    const scheduler = new EulerAncestralDiscreteScheduler({ ...testConfig, ...extra });
+    scheduler.setTimesteps(10);
+    const sample = scaled(dummySampleDeter(), scheduler.initNoiseSigma);
+    return eulerLoop(scheduler, sample, scheduler.timesteps, new TorchGenerator(0));
+  }
+
+  it('test_full_loop_no_noise: sum 152.3192, mean 0.1983', () => {
+    const sample = fullLoop();
+    expect(Math.abs(absSum(sample) - 152.3192)).toBeLessThan(1e-2);
+    expect(Math.abs(absMean(sample) - 0.1983)).toBeLessThan(1e-3);
+  });
+
+  it('test_full_loop_with_v_prediction: sum 108.4439, mean 0.1412', () => {
+    const sample = fullLoop({ prediction_type: 'v_prediction' });
+    expect(Math.abs(absSum(sample) - 108.4439)).toBeLessThan(1e-2);
+    expect(Math.abs(absMean(sample) - 0.1412)).toBeLessThan(1e-3);
+  });
+
+  it('test_full_loop_with_noise: add_noise at timesteps[8], sum 56163.0508, mean 73.1290', () => {
+    const scheduler = new EulerAncestralDiscreteScheduler(testConfig);
+    scheduler.setTimesteps(10);
+    const timesteps = scheduler.timesteps.slice(8 * scheduler.order);
+    const noised = scheduler.addNoise(scaled(dummySampleDeter(), scheduler.initNoiseSigma), dummyNoiseDeter(), timesteps[0]);
+    const sample = eulerLoop(scheduler, noised, timesteps, new TorchGenerator(0));
+    expect(Math.abs(absSum(sample) - 56163.0508)).toBeLessThan(1e-2);
+    expect(Math.abs(absMean(sample) - 73.129)).toBeLessThan(1e-3);
+  });
 });
