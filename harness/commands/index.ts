@@ -5,6 +5,7 @@ import { schemaCommand } from './schema.js';
 import { runCommand } from './run.js';
 import { mergeCommand } from './merge.js';
 import { statusCommand } from './status.js';
+import { modelsCommand } from './models.js';
 
 // Every CLI command, in the order `refinery --help` lists them. Add one line per command module.
 export const commands: CommandModule<any, any>[] = [
@@ -14,4 +15,5 @@ export const commands: CommandModule<any, any>[] = [
   runCommand,
   mergeCommand,
   statusCommand,
+  modelsCommand,
 ];
