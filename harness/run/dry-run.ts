@@ -5,7 +5,7 @@
  */
 import type { Unit } from '../experiment/types.js';
 import type { Branch, ImageGenerator, TrajectorySpec } from './generator.js';
-import { countEvaluations, planTrajectories, type EvaluationCounts } from './planner.js';
+import { countEvaluations, createUnetCallCounter, planTrajectories, type EvaluationCounts } from './planner.js';
 import { formatDuration } from './progress.js';
 
 /** How long a UNet evaluation takes, and where that number comes from. */
@@ -26,9 +26,9 @@ export interface DryRunReport {
   estimate: { seconds: number; pace: PaceEstimate } | null;
 }
 
-export function planDryRun(pending: readonly Unit[], total: number, pace: PaceEstimate | null): DryRunReport {
+export function planDryRun(pending: readonly Unit[], total: number, pace: PaceEstimate | null, count = createUnetCallCounter()): DryRunReport {
   const plans = planTrajectories(pending);
-  const evaluations = countEvaluations(plans);
+  const evaluations = countEvaluations(plans, count);
   return {
     units: total,
     done: total - pending.length,

@@ -5,6 +5,8 @@
  * @module
  */
 import { UserError } from '../../pipelines/errors.js';
+import { planGeneration } from '../../pipelines/plan.js';
+import { SDXL_SCHEDULER_CONFIG } from '../../pipelines/schedulers/sdxl-default-config.js';
 import { canonicalJson } from '../experiment/keys.js';
 import type { Condition, Unit } from '../experiment/types.js';
 import type { Branch, TrajectorySpec } from './generator.js';
@@ -95,57 +97,41 @@ export function chunkTrajectories(plans: readonly TrajectoryPlan[], maxUnits: nu
 
 // ---- UNet evaluation counts ----
 
-/** The scheduler settings that decide where a handoff falls (diffusers names; SDXL defaults). */
-export interface TimestepSettings {
-  num_train_timesteps: number;
-  timestep_spacing: 'leading' | 'trailing' | 'linspace';
-  steps_offset: number;
-}
+export type UnetCalls = { base: number; refiner: number };
 
-const SDXL_TIMESTEPS: TimestepSettings = { num_train_timesteps: 1000, timestep_spacing: 'leading', steps_offset: 1 };
-
-function timestepSettings(config: Record<string, unknown> | undefined): TimestepSettings {
-  const merged = { ...SDXL_TIMESTEPS, ...(config ?? {}) } as Record<string, unknown>;
-  const spacing = merged.timestep_spacing;
-  return {
-    num_train_timesteps: Number(merged.num_train_timesteps),
-    timestep_spacing: spacing === 'trailing' || spacing === 'linspace' ? spacing : 'leading',
-    steps_offset: Number(merged.steps_offset),
+/**
+ * Counts UNet evaluations per stage the way the pipeline will run them (`planGeneration`: diffusers'
+ * denoising_end / denoising_start and img2img splits, second-order schedulers included; one evaluation
+ * per step, CFG batched into it). `modelSchedulerConfig` is the base model's scheduler_config.json
+ * (default: SDXL's); a condition's overrides go on top. Results are cached per distinct setting.
+ */
+export function createUnetCallCounter(modelSchedulerConfig?: Record<string, unknown>): (condition: Condition) => UnetCalls {
+  const cache = new Map<string, UnetCalls>();
+  return (condition) => {
+    const request = {
+      scheduler: condition.scheduler,
+      config: { ...(modelSchedulerConfig ?? SDXL_SCHEDULER_CONFIG), ...condition.schedulerConfig },
+      steps: condition.steps,
+      mode: condition.mode,
+      ...(condition.mode === 'ensemble' ? { handoff: condition.handoff } : {}),
+      ...(condition.mode === 'sdedit' ? { strength: condition.strength } : {}),
+      guidance: condition.guidance,
+      refinerGuidance: condition.refinerGuidance,
+    };
+    const id = canonicalJson(request);
+    let calls = cache.get(id);
+    if (!calls) {
+      const plan = planGeneration(request);
+      calls = { base: plan.base?.unetCalls ?? 0, refiner: plan.refiner?.unetCalls ?? 0 };
+      cache.set(id, calls);
+    }
+    return calls;
   };
 }
 
-/** Discrete timesteps of an N-step schedule, highest first, as diffusers' `set_timesteps` spaces them. */
-export function scheduleTimesteps(steps: number, settings: TimestepSettings): number[] {
-  const T = settings.num_train_timesteps;
-  const out: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    if (settings.timestep_spacing === 'leading') out.push((steps - 1 - i) * Math.floor(T / steps) + settings.steps_offset);
-    else if (settings.timestep_spacing === 'trailing') out.push(Math.round(T - (i * T) / steps) - 1);
-    else out.push(Math.round(((T - 1) * (steps - 1 - i)) / Math.max(steps - 1, 1)));
-  }
-  return out;
-}
-
-/**
- * UNet evaluations (one per denoising step; classifier-free guidance batches both halves into one
- * evaluation) of each stage for one unit: base steps while t ≥ round(T·(1 − h)), the refiner the rest;
- * SDEdit runs the full base and int(s·N) refiner steps. First-order schedulers; a second-order one
- * evaluates about twice per step.
- */
-export function unetCallsFor(condition: Condition): { base: number; refiner: number } {
-  const steps = condition.steps;
-  switch (condition.mode) {
-    case 'base-only':
-      return { base: steps, refiner: 0 };
-    case 'sdedit':
-      return { base: steps, refiner: Math.min(Math.floor(steps * (condition.strength ?? 0)), steps) };
-    case 'ensemble': {
-      const settings = timestepSettings(condition.schedulerConfig);
-      const cutoff = Math.round(settings.num_train_timesteps * (1 - (condition.handoff ?? 1)));
-      const base = scheduleTimesteps(steps, settings).filter((t) => t >= cutoff).length;
-      return { base, refiner: steps - base };
-    }
-  }
+/** UNet evaluations of one unit run on its own (SDXL scheduler config under the condition's overrides). */
+export function unetCallsFor(condition: Condition): UnetCalls {
+  return createUnetCallCounter()(condition);
 }
 
 export interface EvaluationCounts {
@@ -156,18 +142,18 @@ export interface EvaluationCounts {
 }
 
 /** Base evaluations a trajectory needs when shared: as far as its furthest branch goes. */
-export function sharedBaseCalls(plan: TrajectoryPlan): number {
-  return Math.max(0, ...plan.units.map(({ unit }) => unetCallsFor(unit.condition).base));
+export function sharedBaseCalls(plan: TrajectoryPlan, count = createUnetCallCounter()): number {
+  return Math.max(0, ...plan.units.map(({ unit }) => count(unit.condition).base));
 }
 
-export function countEvaluations(plans: readonly TrajectoryPlan[]): EvaluationCounts {
+export function countEvaluations(plans: readonly TrajectoryPlan[], count = createUnetCallCounter()): EvaluationCounts {
   let sharedBase = 0;
   let refiner = 0;
   let independentBase = 0;
   for (const plan of plans) {
-    sharedBase += sharedBaseCalls(plan);
+    sharedBase += sharedBaseCalls(plan, count);
     for (const { unit } of plan.units) {
-      const calls = unetCallsFor(unit.condition);
+      const calls = count(unit.condition);
       independentBase += calls.base;
       refiner += calls.refiner;
     }
@@ -209,13 +195,13 @@ export function shardFolderName(shard: ShardSpec): string {
  * to the least-loaded shard (ties: lower index), so shards are balanced, every trajectory stays in one
  * shard, and every process computes the same assignment from the same units.
  */
-export function shardUnits(units: readonly Unit[], shard: ShardSpec): Unit[] {
+export function shardUnits(units: readonly Unit[], shard: ShardSpec, count = createUnetCallCounter()): Unit[] {
   if (shard.count === 1) return [...units];
   const plans = planTrajectories(units);
   const byTrajectory = new Map<string, { cost: number; units: Unit[] }>();
   for (const plan of plans) {
     const entry = byTrajectory.get(plan.trajectoryKey) ?? { cost: 0, units: [] };
-    entry.cost += sharedBaseCalls(plan) + plan.units.reduce((sum, { unit }) => sum + unetCallsFor(unit.condition).refiner, 0);
+    entry.cost += sharedBaseCalls(plan, count) + plan.units.reduce((sum, { unit }) => sum + count(unit.condition).refiner, 0);
     entry.units.push(...plan.units.map(({ unit }) => unit));
     byTrajectory.set(plan.trajectoryKey, entry);
   }

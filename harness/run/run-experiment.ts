@@ -22,7 +22,7 @@ import type { ImageGenerator } from './generator.js';
 import { claimRunFolder, type RunIdentity } from './identity.js';
 import { RunLock } from './lock.js';
 import { hostFacts, peakRssBytes, type RunManifest, type SessionRecord } from './manifest.js';
-import { parseShard, shardFolderName, shardLabel, shardUnits, trajectorySpecFor, type ShardSpec } from './planner.js';
+import { createUnetCallCounter, parseShard, shardFolderName, shardLabel, shardUnits, trajectorySpecFor, type ShardSpec } from './planner.js';
 import { Progress, type ProgressSink } from './progress.js';
 import { ensureRunFolders, readJsonFile, removeTemporaryFiles, runPaths, type RunPaths } from './run-folder.js';
 import { displayPath, formatSummary } from './summary.js';
@@ -154,7 +154,8 @@ export async function runExperiment(options: RunOptions, deps: RunDependencies, 
   try {
     const allUnits = await deps.expand(spec, opened.modelHashes);
     if (allUnits.length === 0) throw new UserError(`${options.file}: the experiment expands to no units (check prompts, seeds and sweep)`);
-    const units = shard ? shardUnits(allUnits, shard) : allUnits;
+    const countCalls = createUnetCallCounter(opened.modelHashes.schedulerConfig);
+    const units = shard ? shardUnits(allUnits, shard, countCalls) : allUnits;
     const identity: RunIdentity = {
       experimentName: spec.name,
       specSha256: contentKey(spec),
@@ -165,7 +166,7 @@ export async function runExperiment(options: RunOptions, deps: RunDependencies, 
     };
 
     if (options.dryRun) {
-      await dryRun(options, spec, identity, units, paths, opened.generator, io);
+      await dryRun(options, spec, identity, units, paths, opened.generator, io, countCalls);
       return { exitCode: 0, runDir, reportPath: null };
     }
 
@@ -282,6 +283,7 @@ async function dryRun(
   paths: RunPaths,
   generator: ImageGenerator,
   io: RunIo,
+  countCalls: ReturnType<typeof createUnetCallCounter>,
 ): Promise<void> {
   let pending = units;
   let pace: PaceEstimate | null = null;
@@ -304,7 +306,7 @@ async function dryRun(
     }
   }
   if (!pace && options.measure !== false && pending.length > 0) pace = await measurePace(generator, pending[0], trajectorySpecFor);
-  const report = planDryRun(pending, units.length, pace);
+  const report = planDryRun(pending, units.length, pace, countCalls);
   const header =
     `Experiment ${spec.name}: ${identity.totalUnits} unit(s)` +
     (identity.shard ? `; shard ${identity.shard} has ${units.length}` : '') +

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,7 +9,8 @@ import { Progress } from '../../harness/run/progress.js';
 import { ensureRunFolders, runPaths, type RunPaths } from '../../harness/run/run-folder.js';
 import { RunStore } from '../../harness/store/store.js';
 import type { Unit } from '../../harness/experiment/types.js';
-import { FakeGenerator, FakeScorer, makeUnits } from './run-fixtures.js';
+import { runExperiment } from '../../harness/run/run-experiment.js';
+import { collectingSink, fakeDependencies, FakeGenerator, FakeScorer, makeUnits, writeExperiment } from './run-fixtures.js';
 
 describe('executor', () => {
   let dir: string;
@@ -162,5 +163,50 @@ describe('executor', () => {
     const pixels = decodePng(readFileSync(join(dir, store.sample(unit.key)!.imagePath!))).image.data;
     expect(store.scores(unit.key)[0].value).toBeCloseTo(pixels.reduce((a, b) => a + b, 0) / pixels.length, 10);
     expect(store.unscoredSamples(scorer)).toEqual([]);
+  });
+});
+
+describe('refinery run --dry-run (fake pipeline)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'refinery-dry-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints units and UNet evaluations with and without sharing, and runs nothing', async () => {
+    const file = writeExperiment(dir);
+    const stdout = collectingSink();
+    const generator = new FakeGenerator();
+    const out = join(dir, 'run');
+    await runExperiment({ file, out, dryRun: true, measure: false }, fakeDependencies({ generator: () => generator }), { stdout, stderr: collectingSink() });
+    // 3 prompts × 2 seeds = 6 trajectories at 8 leading-spaced steps (876, 751, …, 1):
+    // h=0.8 → t ≥ 200: 6 base + 2 refiner; h=0.6 → t ≥ 400: 4 + 4; SDEdit 0.3 → 8 + int(2.4) = 2; base-only 8.
+    // shared: 6 × (8 + 2 + 4 + 2) = 96; independent: 6 × (8 + 8 + 8 + 10) = 204
+    expect(stdout.lines()).toEqual([
+      `Experiment fake-run: 24 unit(s) → ${out}`,
+      'Units: 24 in 6 base trajectories to run',
+      'UNet evaluations: 96 with trajectory sharing (48 base + 48 refiner), 204 without (2.13× more)',
+      'Estimated time: unknown (--no-measure, and this run folder has no timings yet)',
+      'Nothing was run (--dry-run).',
+    ]);
+    expect(generator.calls.generate).toBe(0);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('estimates time from a quick measurement, or from the timings of a run folder', async () => {
+    const file = writeExperiment(dir);
+    const out = join(dir, 'run');
+    const measured = collectingSink();
+    const generator = new FakeGenerator();
+    await runExperiment({ file, out, dryRun: true }, fakeDependencies({ generator: () => generator }), { stdout: measured, stderr: collectingSink() });
+    expect(generator.calls.generate).toBe(3);
+    expect(measured.text()).toMatch(/Estimated time: \S+ \([\d.]+ s per UNet evaluation \+ [\d.]+ s per image; measured now: base UNet at 64x64/);
+
+    await runExperiment({ file, out, shard: '0/2' }, fakeDependencies(), { stdout: collectingSink(), stderr: collectingSink() });
+    const fromRun = collectingSink();
+    await runExperiment({ file, out, shard: '0/2', dryRun: true }, fakeDependencies(), { stdout: fromRun, stderr: collectingSink() });
+    expect(fromRun.text()).toMatch(/shard 0\/2 has 12/);
+    expect(fromRun.text()).toMatch(/Units: 24 \(12 already done, 12 to run\)|Units: 12 \(12 already done, 0 to run\)/);
+    expect(fromRun.text()).toMatch(/measured in this run folder: [\d.]+ s of generation over \d+ UNet evaluations/);
   });
 });

@@ -188,7 +188,7 @@ export function fakeDependencies(options: { generator?: () => FakeGenerator; sco
     loadExperiment: loadExperimentOrThrow,
     openGenerator: async () => ({
       generator: (options.generator ?? (() => new FakeGenerator()))(),
-      modelHashes: { base: 'fake-base', refiner: 'fake-refiner', schedulerConfig: {}, refinerSchedulerConfig: {} },
+      modelHashes: { base: 'fake-base', refiner: 'fake-refiner' },
       modelFiles: { base: { 'unet/model.onnx': 'fake' } },
       modelBytes: 1024,
       executionProvider: 'cpu',
