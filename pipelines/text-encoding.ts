@@ -22,7 +22,7 @@ export interface TextEncoder {
   /** name of the pooled output (`text_embeds`), for text_encoder_2 */
   pooledOutput?: string;
   /** identifies encoder weights + tokenizer files (e.g. their hashes), for the embedding cache */
-  cacheId: string;
+  cacheId: () => Promise<string>;
   /** short name for log lines, e.g. "base/text_encoder_2" */
   label: string;
 }
@@ -34,7 +34,7 @@ export interface EncodeContext {
 
 /** Tokenizes and encodes one prompt with one encoder (cached). */
 export async function encodePrompt(encoder: TextEncoder, prompt: string, context: EncodeContext): Promise<EncodedPrompt> {
-  const key = EmbeddingCache.key(encoder.cacheId, encoder.hiddenStateOutput + '|' + (encoder.pooledOutput ?? ''), prompt);
+  const key = EmbeddingCache.key(await encoder.cacheId(), encoder.hiddenStateOutput + '|' + (encoder.pooledOutput ?? ''), prompt);
   return context.cache.getOrCompute(key, async () => {
     const tokens = encoder.tokenizer.encode(prompt);
     if (tokens.truncated) {
