@@ -1,12 +1,14 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { UserError } from '../../pipelines/errors.js';
 import { ClipTokenizer, type ClipEncoding } from '../../pipelines/tokenizer/clip-tokenizer.js';
+import type { ClipTextCleanup } from '../../pipelines/tokenizer/text-cleanup.js';
 
 interface TokenizeArgs {
   prompt: string;
   tokenizer: string;
   pad?: string;
   padWithZero?: boolean;
+  cleanup: ClipTextCleanup;
   json?: boolean;
 }
 
@@ -25,14 +27,19 @@ export const tokenizeCommand: CommandModule<object, TokenizeArgs> = {
       .option('pad', { type: 'string', describe: 'Pad token to use instead of the one the tokenizer names' })
       .option('pad-with-zero', {
         type: 'boolean',
-        describe: 'Pad with "!" (id 0) like SDXL tokenizer_2 / OpenCLIP',
+        describe: 'Pad with "!" (id 0) like SDXL tokenizer_2; as there, every "!" in the prompt then also becomes id 0',
         conflicts: 'pad',
+      })
+      .option('cleanup', {
+        choices: ['hf-slow', 'hf-fast'] as const,
+        default: 'hf-slow' as const,
+        describe: 'Text cleanup: transformers CLIPTokenizer without ftfy (hf-slow) or the tokenizers library (hf-fast)',
       })
       .option('json', { type: 'boolean', default: false, describe: 'Print one machine-readable JSON object' }) as Argv<TokenizeArgs>,
   handler: (args: ArgumentsCamelCase<TokenizeArgs>) => {
     const padToken = args.padWithZero ? '!' : args.pad;
     if (padToken !== undefined && padToken.length === 0) throw new UserError('--pad must name a token, got an empty string');
-    const tokenizer = ClipTokenizer.fromPath(args.tokenizer, { padToken });
+    const tokenizer = ClipTokenizer.fromPath(args.tokenizer, { padToken, cleanup: args.cleanup });
     const encoding = tokenizer.encode(args.prompt);
     if (encoding.truncated) console.error(truncationWarning(encoding, tokenizer.maxLength));
     console.log(args.json ? JSON.stringify(jsonReport(tokenizer, encoding)) : textReport(tokenizer, encoding));

@@ -140,8 +140,9 @@ export class ClipTokenizer {
 
   /**
    * Loads a Hugging Face tokenizer folder: vocab.json, merges.txt (first line is the `#version`
-   * header, skipped like HF does), optional tokenizer_config.json and special_tokens_map.json (the
-   * latter wins, as in transformers), `added_tokens_decoder`, `model_max_length`.
+   * header, skipped like HF does), optional tokenizer_config.json and special_tokens_map.json,
+   * `added_tokens_decoder`, `model_max_length`. Missing special tokens default like CLIPTokenizer's
+   * (`<|startoftext|>`, `<|endoftext|>`).
    */
   static fromFolder(dir: string, options: ClipTokenizerOptions = {}): ClipTokenizer {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
@@ -161,8 +162,14 @@ export class ClipTokenizer {
     const mapPath = join(dir, 'special_tokens_map.json');
     const config = existsSync(configPath) ? asObject(readJson(configPath), configPath) : {};
     const specialMap = existsSync(mapPath) ? asObject(readJson(mapPath), mapPath) : {};
-    const specialToken = (key: string, fallback: string): string =>
-      tokenContent(specialMap[key], `${mapPath} ${key}`) ?? tokenContent(config[key], `${configPath} ${key}`) ?? fallback;
+    // transformers ≥ 4.34 reads special_tokens_map.json only when tokenizer_config.json has no
+    // added_tokens_decoder; then the map's entries override the config's.
+    const mapWins = config.added_tokens_decoder === undefined;
+    const specialToken = (key: string, fallback: string): string => {
+      const fromMap = tokenContent(specialMap[key], `${mapPath} ${key}`);
+      const fromConfig = tokenContent(config[key], `${configPath} ${key}`);
+      return (mapWins ? fromMap ?? fromConfig : fromConfig ?? fromMap) ?? fallback;
+    };
 
     return new ClipTokenizer({
       vocab,

@@ -193,7 +193,7 @@ describe('ClipTokenizer.fromFolder (HF tokenizer folder written by the test)', (
     expect([tokenizer.bosId, tokenizer.eosId, tokenizer.padId, tokenizer.unkId]).toEqual([21, 22, 22, 20]);
   });
 
-  it('reads special tokens as strings or AddedToken objects; special_tokens_map.json wins; pad splits text', () => {
+  it('reads special tokens as strings or AddedToken objects, with transformers’ file precedence; pad splits text', () => {
     // a vocabulary shaped like the tiny test models: "!" is 0, BOS/EOS are the last two ids
     const vocab = ['!', 'h', 'i', 'i</w>', 'hi</w>', '!</w>', '<|startoftext|>', '<|endoftext|>'];
     const folder = writeFolder('tiny', {
@@ -212,6 +212,14 @@ describe('ClipTokenizer.fromFolder (HF tokenizer folder written by the test)', (
     expect(tokenizer.encode('Hi!').ids).toEqual([6, 4, 0, 7, 0, 0, 0, 0]);
     const eosPadded = ClipTokenizer.fromFolder(folder, { padToken: '<|endoftext|>' });
     expect(eosPadded.encode('Hi!').ids).toEqual([6, 4, 5, 7, 7, 7, 7, 7]);
+    // with added_tokens_decoder in tokenizer_config.json, transformers ignores special_tokens_map.json
+    const modern = writeFolder('tiny-modern', {
+      'vocab.json': Object.fromEntries(vocab.map((token, id) => [token, id])),
+      'merges.txt': '#version: 0.2\nh i</w>\n',
+      'tokenizer_config.json': { pad_token: '<|endoftext|>', added_tokens_decoder: { '7': { content: '<|endoftext|>', special: true } } },
+      'special_tokens_map.json': { pad_token: '!' },
+    });
+    expect(ClipTokenizer.fromFolder(modern).padId).toBe(7);
     const long = eosPadded.encode('hi hi hi hi hi hi hi hi');
     expect(long.ids).toEqual([6, 4, 4, 4, 4, 4, 4, 7]);
     expect(long).toMatchObject({ truncated: true, contentTokenCount: 8, droppedText: 'hi hi' });
