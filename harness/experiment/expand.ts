@@ -9,14 +9,15 @@
  */
 import type { PromptInstance } from '../../datasets/types.js';
 import { UserError } from '../../pipelines/errors.js';
+import { resolveSchedulerChoice } from '../../pipelines/schedulers/registry.js';
 import { trajectoryKey, unitKey, type KeyInput, type ResolvedSchedulerConfigs } from './keys.js';
 import type { Condition, ExperimentSpec, Expansion, ModeSpec, ModelHashes, SeedsSpec, Unit } from './types.js';
 
 export interface ExpandOptions {
   /**
-   * The fully resolved scheduler config of a stage (the model's scheduler_config.json, the scheduler's
-   * own defaults, then the experiment's overrides). Default: the config given in `ModelHashes` with the
-   * overrides on top.
+   * The fully resolved scheduler config of a stage. Default: the stage's scheduler_config.json given in
+   * `ModelHashes`, the experiment's overrides on top, then the keys the scheduler variant fixes (as
+   * `resolveSchedulerChoice` of pipelines/ applies them).
    */
   resolveSchedulerConfig?: (scheduler: string, overrides: Record<string, unknown>, stage: 'base' | 'refiner') => Record<string, unknown>;
 }
@@ -169,10 +170,11 @@ export function expandExperiment(
   const conditions = buildConditions(spec);
   const resolveConfig =
     options.resolveSchedulerConfig ??
-    ((_scheduler: string, overrides: Record<string, unknown>, stage: 'base' | 'refiner') => ({
-      ...((stage === 'refiner' ? models.refinerSchedulerConfig : undefined) ?? models.schedulerConfig ?? {}),
-      ...overrides,
-    }));
+    ((scheduler: string, overrides: Record<string, unknown>, stage: 'base' | 'refiner') =>
+      resolveSchedulerChoice(scheduler, {
+        ...((stage === 'refiner' ? models.refinerSchedulerConfig : undefined) ?? models.schedulerConfig ?? {}),
+        ...overrides,
+      }).config);
   if (conditions.some((condition) => condition.mode !== 'base-only') && models.refiner === undefined) {
     throw new UserError('models.refiner: the sweep uses the refiner, but no refiner model hash was given');
   }

@@ -10,6 +10,7 @@
  * @module
  */
 import { z } from 'zod';
+import { resolveSchedulerChoice, SCHEDULER_NAMES } from '../../pipelines/schedulers/registry.js';
 import { canonicalJson } from './keys.js';
 import type {
   ExperimentSpec,
@@ -334,7 +335,9 @@ const ModeSchema = z
   )
   .describe('how an image is made');
 
-const schedulerName = nonEmptyString.describe('scheduler name, e.g. euler, ddim, dpmpp-2m (checked against the pipeline when the run starts)');
+const schedulerName = z
+  .enum(SCHEDULER_NAMES)
+  .describe('scheduler: euler, euler-karras, euler-ancestral, ddim, dpmpp-2m or dpmpp-2m-karras (the base and the refiner use the same one)');
 
 const sizeString = z
   .string()
@@ -481,6 +484,20 @@ export const ExperimentSchema = ExperimentFileSchema.transform((file, ctx): Expe
     for (const { mode, path } of modesInUse) {
       if (usesRefiner(mode)) {
         ctx.issues.push({ code: 'custom', path, input: mode, message: `${showValue(mode)} uses the refiner, but models.refiner is not set` });
+      }
+    }
+  }
+
+  for (const scheduler of file.sweep.scheduler ?? [file.generation.scheduler]) {
+    const resolved = resolveSchedulerChoice(scheduler, file.generation.scheduler_config).config;
+    for (const [key, value] of Object.entries(file.generation.scheduler_config)) {
+      if (canonicalJson(resolved[key]) !== canonicalJson(value)) {
+        ctx.issues.push({
+          code: 'custom',
+          path: ['generation', 'scheduler_config', key],
+          input: value,
+          message: `scheduler ${scheduler} fixes ${key} to ${showValue(resolved[key])}, so ${showValue(value)} would be ignored; choose the scheduler variant instead (${SCHEDULER_NAMES.join(', ')})`,
+        });
       }
     }
   }

@@ -10,6 +10,7 @@ import {
 import { parseExperiment } from '../../harness/experiment/schema.js';
 import type { ExperimentSpec, ModelHashes } from '../../harness/experiment/types.js';
 import { isUserError } from '../../pipelines/errors.js';
+import * as pipelinesRegistry from '../../pipelines/schedulers/registry.js';
 
 const prompts: PromptInstance[] = [
   { id: 'rel/0', text: 'a red cube on top of a blue sphere', suite: 'rel', category: 'spatial' },
@@ -139,13 +140,34 @@ describe('expandExperiment', () => {
 
   it('passes stage and overrides to a scheduler-config resolver', () => {
     const calls: string[] = [];
-    expandExperiment(spec({ generation: { scheduler_config: { use_karras_sigmas: true } } }), prompts.slice(0, 1), models, {
+    expandExperiment(spec({ generation: { scheduler_config: { timestep_spacing: 'trailing' } } }), prompts.slice(0, 1), models, {
       resolveSchedulerConfig: (scheduler, overrides, stage) => {
         calls.push(`${scheduler}:${stage}:${JSON.stringify(overrides)}`);
         return { ...overrides, resolved: true };
       },
     });
-    expect(calls).toEqual(['euler:base:{"use_karras_sigmas":true}', 'euler:refiner:{"use_karras_sigmas":true}']);
+    expect(calls).toEqual(['euler:base:{"timestep_spacing":"trailing"}', 'euler:refiner:{"timestep_spacing":"trailing"}']);
+  });
+
+  it('keys the fully resolved scheduler config by default: model config, overrides, then the variant', () => {
+    const karras = spec({ sweep: { scheduler: ['euler', 'euler-karras'] }, generation: { scheduler_config: { timestep_spacing: 'trailing' } } });
+    const withModelConfig = { ...models, schedulerConfig: { timestep_spacing: 'leading', steps_offset: 1 } };
+    const seen: Record<string, unknown>[] = [];
+    const { units } = expandExperiment(karras, prompts.slice(0, 1), withModelConfig, {
+      resolveSchedulerConfig: (scheduler, overrides, stage) => {
+        const { resolveSchedulerChoice } = pipelinesRegistry;
+        const config = resolveSchedulerChoice(scheduler, { ...withModelConfig.schedulerConfig, ...overrides }).config;
+        if (stage === 'base') seen.push(config);
+        return config;
+      },
+    });
+    expect(seen).toEqual([
+      { timestep_spacing: 'trailing', steps_offset: 1, use_karras_sigmas: false },
+      { timestep_spacing: 'trailing', steps_offset: 1, use_karras_sigmas: true },
+    ]);
+    // the default resolver does the same
+    expect(expandExperiment(karras, prompts.slice(0, 1), withModelConfig).units.map((u) => u.key)).toEqual(units.map((u) => u.key));
+    expect(units[0].trajectoryKey).not.toBe(units[1].trajectoryKey);
   });
 
   it('refuses repeated prompts, no prompts, and a missing refiner hash', () => {

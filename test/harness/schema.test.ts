@@ -104,6 +104,16 @@ describe('parseExperiment', () => {
     ]);
   });
 
+  it('checks scheduler names and overrides the scheduler variant would ignore', () => {
+    expect(problems({ ...minimal, sweep: { scheduler: ['euler', 'dpmpp2m'] } })).toEqual([
+      expect.stringMatching(/^sweep\.scheduler\[1\]: must be one of "euler", .* \(got "dpmpp2m"\) \(did you mean 'dpmpp-2m'\?\)$/),
+    ]);
+    expect(problems({ ...minimal, generation: { scheduler: 'euler', scheduler_config: { use_karras_sigmas: true, timestep_spacing: 'trailing' } } })).toEqual([
+      expect.stringMatching(/^generation\.scheduler_config\.use_karras_sigmas: scheduler euler fixes use_karras_sigmas to false, so true would be ignored; choose the scheduler variant instead/),
+    ]);
+    expect(problems({ ...minimal, generation: { scheduler: 'euler-karras', scheduler_config: { use_karras_sigmas: true } } })).toEqual([]);
+  });
+
   it('folds the mode shorthands into one axis and refuses repeats across them', () => {
     const { spec } = parseExperiment({ ...minimal, sweep: { base_only: true, handoff: [0.8, 0.6], strength: [0.3] } });
     expect(spec?.sweep.mode).toEqual(['base-only', { handoff: 0.8 }, { handoff: 0.6 }, { strength: 0.3 }]);
