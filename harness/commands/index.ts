@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { planCommand } from './plan.js';
 import { tokenizeCommand } from './tokenize.js';
 import { validateCommand } from './validate.js';
 import { schemaCommand } from './schema.js';
@@ -9,6 +10,7 @@ import { modelsCommand } from './models.js';
 
 // Every CLI command, in the order `refinery --help` lists them. Add one line per command module.
 export const commands: CommandModule<any, any>[] = [
+  planCommand,
   tokenizeCommand,
   validateCommand,
   schemaCommand,

@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import { UserError } from '../../pipelines/errors.js';
 import {
   ensembleSplit,
@@ -170,5 +173,77 @@ describe('planGeneration', () => {
     expect(() => planGeneration({ steps: 40, mode: 'ensemble', guidance: -1 })).toThrow(/guidance must be a number ≥ 0/);
     expect(() => planGeneration({ steps: 0, mode: 'base-only' })).toThrow(/steps must be an integer/);
     expect(() => planGeneration({ steps: 40, mode: 'sideways' as never })).toThrow(/unknown mode "sideways"/);
+  });
+});
+
+describe('refinery plan (CLI)', () => {
+  async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const { main } = await import('../../harness/cli.js');
+    const out: string[] = [];
+    const err: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => void out.push(parts.join(' ')));
+    const error = vi.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => void err.push(parts.join(' ')));
+    try {
+      const code = await main(args);
+      return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+    } finally {
+      log.mockRestore();
+      error.mockRestore();
+    }
+  }
+
+  it('--json prints the plan for machines', async () => {
+    const { code, stdout } = await runCli(['plan', '--steps', '40', '--handoff', '0.8', '--json']);
+    expect(code).toBe(0);
+    const plan = JSON.parse(stdout);
+    expect(plan.base.unetCalls).toBe(32);
+    expect(plan.refiner.timesteps).toEqual([176, 151, 126, 101, 76, 51, 26, 1]);
+    expect(plan.unetEvaluations).toEqual({ calls: 40, batchRows: 80 });
+  });
+
+  it('prints base and refiner timesteps, sigmas and UNet evaluations as text', async () => {
+    const { code, stdout } = await runCli(['plan', '--steps', '30', '--refine-strength', '0.3']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/Mode +SDEdit refinement, strength 0\.3/);
+    expect(stdout).toMatch(/Refiner +9 steps from the base image re-noised to step 21 \(t = 265\)/);
+    expect(stdout).toContain('timesteps 265 232 199 166 133 100 67 34 1');
+    expect(stdout).toContain('sigmas    0.735343099 0.649856806');
+    expect(stdout).toMatch(/UNet +39 calls, 78 batch rows per image/);
+  });
+
+  it('reads a scheduler_config.json written by Python, -Infinity included', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'refinery-plan-'));
+    const file = join(dir, 'scheduler_config.json');
+    writeFileSync(file, '{"_class_name": "DPMSolverMultistepScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085, ' +
+      '"beta_end": 0.012, "timestep_spacing": "leading", "steps_offset": 1, "lambda_min_clipped": -Infinity}');
+    try {
+      const { code, stdout } = await runCli(['plan', '--scheduler-config', file, '--steps', '30', '--base-only', '--json']);
+      expect(code).toBe(0);
+      const plan = JSON.parse(stdout);
+      expect(plan.scheduler.className).toBe('DPMSolverMultistepScheduler');
+      expect(plan.schedule.timesteps.slice(0, 2)).toEqual([961, 929]);
+      expect(plan.refiner).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('bad values are one-line errors with exit code 1', async () => {
+    const cases: [string[], RegExp][] = [
+      [['plan', '--handoff', '1.5'], /^error: handoff must be a number in \(0, 1\], got 1\.5/],
+      [['plan', '--handoff', '0.8', '--refine-strength', '0.3'], /^error: --handoff and --refine-strength exclude each other/],
+      [['plan', '--steps', 'forty'], /^error: --steps must be a number, got "forty"/],
+      [['plan', '--steps', '0'], /^error: steps must be an integer from 1/],
+      [['plan', '--scheduler', 'dpm++2m'], /^error: unknown scheduler "dpm\+\+2m" \(did you mean dpmpp-2m/],
+      [['plan', '--guidance', '-2'], /^error: guidance must be a number ≥ 0/],
+      [['plan', '--scheduler-config', join(tmpdir(), 'no-such-refinery-config.json')], /^error: --scheduler-config .*: file not found/],
+    ];
+    for (const [args, message] of cases) {
+      const { code, stderr, stdout } = await runCli(args);
+      expect(code, args.join(' ')).toBe(1);
+      expect(stderr.split('\n')).toHaveLength(1);
+      expect(stderr).toMatch(message);
+      expect(stdout).toBe('');
+    }
   });
 });
