@@ -257,7 +257,10 @@ export class ClipTokenizer {
     return encoding;
   }
 
-  /** Ids back to text like HF's `decode`: bytes as UTF-8, `</w>` → space, trimmed. */
+  /**
+   * Ids back to text like HF's `decode`: bytes as UTF-8, `</w>` → space, trimmed; special tokens
+   * skipped by default. No `clean_up_tokenization_spaces` ("cat !" stays "cat !").
+   */
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
     const skipSpecial = options.skipSpecialTokens ?? true;
     const symbols: string[] = [];
