@@ -66,7 +66,7 @@ export interface UnetConditioning {
 export interface NoisePredictionOptions {
   guidanceScale: number;
   guidanceRescale?: number;
-  /** Test hook: sees (and may replace) every UNet feed before the call. */
+  /** Test hook: sees (and may change) copies of the UNet feeds before the call. */
   inspectFeeds?: (feeds: Record<string, HostTensor>) => void;
 }
 
@@ -97,7 +97,11 @@ export async function predictNoise(
     text_embeds: conditioning.textEmbeds,
     time_ids: conditioning.timeIds,
   };
-  options.inspectFeeds?.(feeds);
+  if (options.inspectFeeds) {
+    // the hook gets private copies: changes affect this call only, never the shared conditioning
+    for (const [name, tensor] of Object.entries(feeds)) feeds[name] = { data: tensor.data.slice(), dims: [...tensor.dims] };
+    options.inspectFeeds(feeds);
+  }
   const outputName = unet.outputNames[0];
   const result = await unet.run(feeds, [outputName]);
   const noise = result[outputName].data;
