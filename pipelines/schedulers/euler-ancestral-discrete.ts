@@ -53,7 +53,9 @@ export class EulerAncestralDiscreteScheduler extends StepIndexedScheduler implem
   }
 
   get initNoiseSigma(): number {
-    const maxSigma = this.sigmas.reduce((m, s) => Math.max(m, s), -Infinity);
+    // before setTimesteps diffusers holds the training sigmas, whose maximum is the last one
+    const sigmas = this.schedule ? this.schedule.sigmas : this.tables.trainingSigmas;
+    const maxSigma = sigmas.reduce((m, s) => Math.max(m, s), -Infinity);
     if (this.config.timestep_spacing !== 'leading') return maxSigma;
     return f32(Math.sqrt(f32(f32(maxSigma * maxSigma) + 1)));
   }
