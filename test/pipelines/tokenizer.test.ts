@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../harness/cli.js';
 import { UserError } from '../../pipelines/errors.js';
 import { ClipTokenizer } from '../../pipelines/tokenizer/clip-tokenizer.js';
 
@@ -243,6 +242,8 @@ describe.skipIf(!haveRealVocab)('refinery tokenize', () => {
     const log = vi.spyOn(console, 'log').mockImplementation((...parts) => void out.push(parts.join(' ')));
     const error = vi.spyOn(console, 'error').mockImplementation((...parts) => void err.push(parts.join(' ')));
     try {
+      // imported here so a broken sibling command cannot take the tokenizer unit tests down with it
+      const { main } = await import('../../harness/cli.js');
       const code = await main(args);
       return { code, out: out.join('\n'), err: err.join('\n') };
     } finally {
