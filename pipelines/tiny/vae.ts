@@ -44,7 +44,7 @@ export function buildVaeEncoder(seed: number, generation: 'A' | 'B'): TinyNet {
     net.conv(blocks, 'encoder.direct', blockChannels, 2 * LATENT_CHANNELS, 1, { gain: 12, bias: false }),
   ]);
   // Scale the mean to the real latents' magnitude (unit scale after × 0.13025) and centre logvar low.
-  const channelScale = net.constant('quant_scale', [1, 2 * LATENT_CHANNELS, 1, 1], [1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5]);
+  const channelScale = net.constant('quant_scale', [1, 2 * LATENT_CHANNELS, 1, 1], [1, 1, 1, 1, 0.1, 0.1, 0.1, 0.1]);
   const channelShift = net.constant('quant_shift', [1, 2 * LATENT_CHANNELS, 1, 1], [0, 0, 0, 0, -6, -6, -6, -6]);
   const moments = net.op('Add', [net.op('Mul', [parameters, channelScale]), channelShift]);
   const latentDims = ['batch_size', 'num_channels_latent', 'height_latent', 'width_latent'];
