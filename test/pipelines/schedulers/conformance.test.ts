@@ -76,7 +76,7 @@ describe('scheduler conformance', () => {
       const original = createScheduler(name, SDXL_SCHEDULER_CONFIG);
       original.setTimesteps(12);
       const g1 = generatorFor();
-      let sample = Float32Array.from(noise);
+      let sample: Float32Array = Float32Array.from(noise);
       for (let i = 0; i < 5; i++) {
         const t = original.timesteps[i];
         const input = original.scaleModelInput(sample, t);
@@ -85,7 +85,7 @@ describe('scheduler conformance', () => {
       const branch = original.clone();
       const results = [original, branch].map((scheduler) => {
         const g = generatorFor();
-        let x = sample;
+        let x: Float32Array = sample;
         for (let i = 5; i < 12; i++) {
           const t = scheduler.timesteps[i];
           x = scheduler.step(scheduler.scaleModelInput(x, t).map((v) => v * 0.5), t, x, g).prevSample;
