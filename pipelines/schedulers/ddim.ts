@@ -186,7 +186,9 @@ export class DDIMScheduler implements DiffusionScheduler {
       for (let i = 0; i < n; i++) prevSample[i] = prevSample[i] + f32(stdDev * noise[i]);
     }
 
-    this.currentStepIndex = (this.currentStepIndex ?? this.firstStepIndex ?? this.indexForTimestep(timestep)) + 1;
+    // DDIM steps by timestep value; the index is only bookkeeping, so an off-schedule timestep leaves it unset
+    const index = this.currentStepIndex ?? this.firstStepIndex ?? timesteps.indexOf(timestep);
+    this.currentStepIndex = index >= 0 ? index + 1 : null;
     return { prevSample, predOriginalSample };
   }
 
