@@ -118,6 +118,7 @@ export interface ScorerDefinition {
 /** Every scorer, one line each (see the top of this file). */
 const SCORER_MODULES: ReadonlyArray<() => Promise<ScorerDefinition>> = [
   async () => (await import('./geometry/colour-geometry.js')).colourGeometryScorer,
+  async () => (await import('./health/health-scorer.js')).healthScorer,
 ];
 
 /**
