@@ -3,7 +3,11 @@
  * the pipeline (pipelines/), the scorer registry (probes/) and the report (reports/).
  * @module
  */
-import { dirname, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { SdxlEnsemble } from '../../pipelines/ensemble.js';
+import { hashModelFolder, validateSdxlFolder, type ModelFolderHash } from '../../pipelines/model-folder.js';
+import { ensureTinyModels, type TinyModelOptions } from '../../pipelines/tiny/tiny-models.js';
 import { UserError } from '../../pipelines/errors.js';
 import { createScorer } from '../../probes/registry.js';
 import type { Scorer } from '../../probes/types.js';
@@ -34,10 +38,12 @@ export async function expandUnits(spec: ExperimentSpec, modelHashes: ModelHashes
 }
 
 /** Scorers named by the experiment, from the registry; relative paths in their options resolve against the experiment file. */
-export async function createScorers(spec: ExperimentSpec, experimentFile: string, log: (message: string) => void): Promise<Scorer[]> {
+export async function createScorers(spec: ExperimentSpec, experimentFile: string, log: (message: string) => void, places: RunPlaces = defaultPlaces()): Promise<Scorer[]> {
+  if (spec.scorers.length === 0) return [];
+  const dirs = await resolveModelDirs(spec, places);
   const models: Partial<Record<string, string>> = {};
-  if (spec.models.clip) models.clip = spec.models.clip;
-  if (spec.models.detector) models.detector = spec.models.detector;
+  if (dirs.clip) models.clip = dirs.clip;
+  if (dirs.detector) models.detector = dirs.detector;
   const scorers: Scorer[] = [];
   for (const scorer of spec.scorers) {
     scorers.push(await createScorer(scorer.id, scorer.options, { baseDir: dirname(resolve(experimentFile)), models, device: spec.models.device, log }));
@@ -45,21 +51,73 @@ export async function createScorers(spec: ExperimentSpec, experimentFile: string
   return scorers;
 }
 
-/**
- * Opens the SDXL pipeline for the experiment's models.
- * HOOK: wired to `SdxlEnsemble` (pipelines/ensemble.ts) once that module lands.
- */
-export async function openSdxlGenerator(_spec: ExperimentSpec, _log: (message: string) => void): Promise<OpenedGenerator> {
-  throw new UserError('refinery run: the SDXL pipeline (pipelines/ensemble.ts) is not available in this build yet');
+/** Where `run` keeps things it can regenerate: tiny models, model hash cache. */
+export interface RunPlaces {
+  /** default: .cache/refinery under the current folder */
+  cacheDir: string;
+  /** tiny model options for `models: tiny` (the benchmark raises the UNet width) */
+  tinyModels?: TinyModelOptions;
+}
+
+export function defaultPlaces(): RunPlaces {
+  return { cacheDir: resolve('.cache/refinery') };
+}
+
+/** Resolves `tiny` model references to generated folders (generated once per cache folder). */
+async function resolveModelDirs(spec: ExperimentSpec, places: RunPlaces): Promise<{ base: string; refiner?: string; clip?: string; detector?: string }> {
+  const refs = spec.models;
+  const usesTiny = [refs.base, refs.refiner, refs.clip].includes('tiny');
+  const tiny = usesTiny ? await ensureTinyModels(join(places.cacheDir, 'models'), places.tinyModels) : null;
+  const pick = (ref: string | undefined, kind: 'base' | 'refiner' | 'clip') => (ref === 'tiny' ? tiny![kind] : ref);
+  return {
+    base: pick(refs.base, 'base')!,
+    ...(refs.refiner ? { refiner: pick(refs.refiner, 'refiner') } : {}),
+    ...(refs.clip ? { clip: pick(refs.clip, 'clip') } : {}),
+    ...(refs.detector ? { detector: refs.detector } : {}),
+  };
+}
+
+/** Opens the SDXL pipeline (`SdxlEnsemble`) for the experiment's models and hashes their files. */
+export async function openSdxlGenerator(spec: ExperimentSpec, log: (message: string) => void, places: RunPlaces): Promise<OpenedGenerator> {
+  const dirs = await resolveModelDirs(spec, places);
+  const hashCacheFile = join(places.cacheDir, 'model-hashes.json');
+  mkdirSync(places.cacheDir, { recursive: true });
+  const generator = await SdxlEnsemble.load({ base: dirs.base, refiner: dirs.refiner, device: spec.models.device, log, hashCacheFile });
+  try {
+    const baseInfo = await validateSdxlFolder(dirs.base, 'base');
+    const refinerInfo = dirs.refiner ? await validateSdxlFolder(dirs.refiner, 'refiner') : null;
+    const baseHash = await hashModelFolder(baseInfo, hashCacheFile);
+    const refinerHash = refinerInfo ? await hashModelFolder(refinerInfo, hashCacheFile) : null;
+    const modelHashes: ModelHashes = {
+      base: baseHash.digest,
+      schedulerConfig: baseInfo.schedulerConfig,
+      ...(refinerHash && refinerInfo ? { refiner: refinerHash.digest, refinerSchedulerConfig: refinerInfo.schedulerConfig } : {}),
+    };
+    const bytes = (hash: ModelFolderHash | null) => (hash ? hash.files.reduce((sum, file) => sum + file.size, 0) : 0);
+    const described = generator.describe();
+    return {
+      generator,
+      modelHashes,
+      modelFiles: {
+        base: { dir: baseInfo.dir, digest: baseHash.digest, files: baseHash.files },
+        ...(refinerHash && refinerInfo ? { refiner: { dir: refinerInfo.dir, digest: refinerHash.digest, files: refinerHash.files } } : {}),
+      },
+      modelBytes: bytes(baseHash) + bytes(refinerHash),
+      executionProvider: described.provider,
+    };
+  } catch (error) {
+    await generator.dispose();
+    throw error;
+  }
 }
 
 /** The real dependencies of `refinery run`. */
-export async function defaultDependencies(): Promise<RunDependencies> {
+export async function defaultDependencies(places: RunPlaces = defaultPlaces()): Promise<RunDependencies> {
   return {
     loadExperiment: loadExperimentOrThrow,
-    openGenerator: openSdxlGenerator,
+    openGenerator: (spec, log) => openSdxlGenerator(spec, log, places),
     expand: expandUnits,
-    createScorers,
+    createScorers: (spec, file, log) => createScorers(spec, file, log, places),
     // HOOK: reports/ buildReport(runDir, { out }) → { htmlPath } once the report module lands
   };
 }

@@ -39,8 +39,9 @@ export function planDryRun(pending: readonly Unit[], total: number, pace: PaceEs
 }
 
 /**
- * Measures the pace on the first unit's settings: two base-only generations of 2 and 4 steps; the
- * difference is the cost of 2 UNet evaluations, the rest the fixed per-image cost. Nothing is stored.
+ * Measures the pace on the first unit's settings: base-only generations of 2 and 6 steps (after a
+ * 1-step warm-up that loads the models); the difference is the cost of 4 UNet evaluations, the rest
+ * the fixed per-image cost (text encoding, VAE decode). Nothing is stored.
  */
 export async function measurePace(generator: ImageGenerator, unit: Unit, toSpec: (unit: Unit) => TrajectorySpec): Promise<PaceEstimate> {
   const branch: Branch = { mode: 'base-only' };
@@ -52,13 +53,17 @@ export async function measurePace(generator: ImageGenerator, unit: Unit, toSpec:
   };
   await time(1); // loads the models and warms caches
   const two = await time(2);
-  const four = await time(4);
-  const perEvaluation = Math.max((four - two) / 2, 1e-6);
+  const six = await time(6);
+  const perEvaluation = Math.max((six - two) / 4, 0);
   return {
     secondsPerEvaluation: perEvaluation,
     secondsPerImage: Math.max(two - 2 * perEvaluation, 0),
-    source: `measured now: base UNet at ${spec.width}x${spec.height} (2- and 4-step generations); refiner evaluations assumed to cost the same`,
+    source: `measured now: base UNet at ${spec.width}x${spec.height} (2- and 6-step generations); refiner evaluations assumed to cost the same`,
   };
+}
+
+function formatSeconds(seconds: number): string {
+  return seconds >= 1 ? `${seconds.toFixed(2)} s` : `${(seconds * 1000).toPrecision(3)} ms`;
 }
 
 export function formatDryRun(report: DryRunReport, header: string): string[] {
@@ -73,7 +78,7 @@ export function formatDryRun(report: DryRunReport, header: string): string[] {
   if (report.estimate) {
     const { pace, seconds } = report.estimate;
     lines.push(
-      `Estimated time: ${formatDuration(seconds)} (${pace.secondsPerEvaluation.toFixed(4)} s per UNet evaluation + ${pace.secondsPerImage.toFixed(3)} s per image; ${pace.source})`,
+      `Estimated time: ${formatDuration(seconds)} (${formatSeconds(pace.secondsPerEvaluation)} per UNet evaluation + ${formatSeconds(pace.secondsPerImage)} per image; ${pace.source})`,
     );
   } else {
     lines.push('Estimated time: unknown (--no-measure, and this run folder has no timings yet)');

@@ -171,12 +171,17 @@ export class Executor {
       const branches = plan.units.map((planned) => planned.branch);
       const started = this.now();
       let results: BranchResult[];
+      const calls = { base: 0, refiner: 0 };
       try {
-        if (this.options.canShareTrajectory?.(plan) ?? true) {
-          results = await generator.generate(plan.spec, branches);
-        } else {
-          results = [];
-          for (const branch of branches) results.push(...(await generator.generate(plan.spec, [branch])));
+        // one call per trajectory, or (sharing off) one per branch, each running its own base
+        const groups = (this.options.canShareTrajectory?.(plan) ?? true) ? [branches] : branches.map((branch) => [branch]);
+        results = [];
+        for (const group of groups) {
+          const groupResults = await generator.generate(plan.spec, group);
+          const groupCalls = trajectoryUnetCalls(groupResults);
+          calls.base += groupCalls.base;
+          calls.refiner += groupCalls.refiner;
+          results.push(...groupResults);
         }
         checkResults(plan, results);
       } catch (error) {
@@ -184,7 +189,6 @@ export class Executor {
         continue;
       }
       const seconds = (this.now() - started) / 1000;
-      const calls = trajectoryUnetCalls(results);
       store.recordTiming('generate', seconds, plan.trajectoryKey);
       store.addGenerationPace(seconds, calls.base + calls.refiner);
       this.unetCalls.base += calls.base;

@@ -1,41 +1,11 @@
 /**
  * What the executor needs from an image pipeline. `SdxlEnsemble` (pipelines/ensemble.ts) implements it;
- * executor tests use a fake. The executor never looks inside a `BaseStage` beyond persisting it.
+ * executor tests use a fake. The executor never looks inside a stage beyond persisting it.
  * @module
  */
-import type { PngText, RgbImage } from '../../pipelines/image/png.js';
+import type { Branch, BranchResult, TrajectorySpec } from '../../pipelines/ensemble.js';
 
-/** How one image finishes from a shared base trajectory. */
-export type Branch = { mode: 'base-only' } | { mode: 'ensemble'; handoff: number } | { mode: 'sdedit'; strength: number };
-
-/** Everything that determines a base trajectory, plus the refiner settings shared by its branches. */
-export interface TrajectorySpec {
-  prompt: string;
-  negativePrompt: string | null;
-  seed: number;
-  steps: number;
-  guidance: number;
-  refinerGuidance?: number;
-  guidanceRescale?: number;
-  scheduler: string;
-  schedulerConfig?: Record<string, unknown>;
-  width: number;
-  height: number;
-  aestheticScore?: number;
-  negativeAestheticScore?: number;
-}
-
-export interface BranchResult {
-  branch: Branch;
-  /** null when the branch failed (e.g. NaN latents); `error` says why */
-  image: RgbImage | null;
-  error?: string;
-  /** PNG text chunks describing how the image was made */
-  pngTexts: PngText[];
-  /** seconds per stage */
-  timings: Record<string, number>;
-  unetCalls: { base: number; refiner: number };
-}
+export type { Branch, BranchResult, TrajectorySpec };
 
 /**
  * An image generator that can share one base trajectory across branches (`generate`) and can run

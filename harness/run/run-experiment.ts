@@ -62,6 +62,8 @@ export interface RunOptions {
   quiet?: boolean;
   out?: string;
   noReport?: boolean;
+  /** run every unit through its own generate call instead of sharing base trajectories (tests, benchmarks) */
+  independentBranches?: boolean;
   /** the command line, for the manifest */
   commandLine?: string[];
 }
@@ -165,6 +167,9 @@ export async function runExperiment(options: RunOptions, deps: RunDependencies, 
       folderUnits: units.length,
     };
 
+    // scorers are resolved before any compute, so an unknown scorer or a missing CLIP folder fails now
+    scorers = await deps.createScorers(spec, options.file, earlyLog);
+
     if (options.dryRun) {
       await dryRun(options, spec, identity, units, paths, opened.generator, io, countCalls);
       return { exitCode: 0, runDir, reportPath: null };
@@ -207,7 +212,6 @@ export async function runExperiment(options: RunOptions, deps: RunDependencies, 
       const manifest = startManifest(paths, identity, opened, units, session);
       writeJsonAtomic(paths.manifest, manifest);
 
-      scorers = await deps.createScorers(spec, options.file, (message) => progress.log(message));
       const result = await execute({
         paths,
         store,
@@ -220,6 +224,7 @@ export async function runExperiment(options: RunOptions, deps: RunDependencies, 
         order,
         failFast,
         retryFailed: options.retryFailed,
+        ...(options.independentBranches ? { canShareTrajectory: () => false } : {}),
       });
 
       Object.assign(session, {

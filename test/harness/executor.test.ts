@@ -10,7 +10,8 @@ import { ensureRunFolders, runPaths, type RunPaths } from '../../harness/run/run
 import { RunStore } from '../../harness/store/store.js';
 import type { Unit } from '../../harness/experiment/types.js';
 import { runExperiment } from '../../harness/run/run-experiment.js';
-import { collectingSink, fakeDependencies, FakeGenerator, FakeScorer, makeUnits, writeExperiment } from './run-fixtures.js';
+import { defaultDependencies } from '../../harness/run/dependencies.js';
+import { collectingSink, fakeDependencies, FakeGenerator, FakeScorer, makeUnits, testPlaces, writeExperiment } from './run-fixtures.js';
 
 describe('executor', () => {
   let dir: string;
@@ -200,7 +201,7 @@ describe('refinery run --dry-run (fake pipeline)', () => {
     const generator = new FakeGenerator();
     await runExperiment({ file, out, dryRun: true }, fakeDependencies({ generator: () => generator }), { stdout: measured, stderr: collectingSink() });
     expect(generator.calls.generate).toBe(3);
-    expect(measured.text()).toMatch(/Estimated time: \S+ \([\d.]+ s per UNet evaluation \+ [\d.]+ s per image; measured now: base UNet at 64x64/);
+    expect(measured.text()).toMatch(/Estimated time: \S+ \([\d.]+ m?s per UNet evaluation \+ [\d.]+ m?s per image; measured now: base UNet at 64x64/);
 
     await runExperiment({ file, out, shard: '0/2' }, fakeDependencies(), { stdout: collectingSink(), stderr: collectingSink() });
     const fromRun = collectingSink();
@@ -208,5 +209,67 @@ describe('refinery run --dry-run (fake pipeline)', () => {
     expect(fromRun.text()).toMatch(/shard 0\/2 has 12/);
     expect(fromRun.text()).toMatch(/Units: 24 \(12 already done, 12 to run\)|Units: 12 \(12 already done, 0 to run\)/);
     expect(fromRun.text()).toMatch(/measured in this run folder: [\d.]+ s of generation over \d+ UNet evaluations/);
+  });
+});
+
+describe('with the tiny SDXL pipeline', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'refinery-tiny-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function runTiny(file: string, out: string, extra: { share?: boolean; lowMemory?: boolean } = {}) {
+    const deps = await defaultDependencies(testPlaces);
+    const open = deps.openGenerator;
+    let generatorCalls = 0;
+    const stdout = collectingSink();
+    // sharing off: every unit through its own generate(spec, [branch]) call, the base run only as far as it needs
+    const wrapped = {
+      ...deps,
+      openGenerator: async (...args: Parameters<typeof open>) => {
+        const opened = await open(...args);
+        const generate = opened.generator.generate.bind(opened.generator);
+        opened.generator.generate = async (spec, branches) => {
+          generatorCalls += 1;
+          if (extra.share === false && branches.length > 1) throw new Error('expected one branch per call');
+          return generate(spec, branches);
+        };
+        return opened;
+      },
+    };
+    const outcome = await runExperiment(
+      { file, out, lowMemory: extra.lowMemory, noReport: true, independentBranches: extra.share === false },
+      wrapped,
+      { stdout, stderr: collectingSink() },
+    );
+    const store = RunStore.open(join(outcome.runDir, 'refinery.sqlite'), { readonly: true });
+    try {
+      return { shas: new Map([...store.samples()].map((s) => [s.key, s.imageSha256])), counts: store.counts(), generatorCalls, stdout: stdout.text() };
+    } finally {
+      store.close();
+    }
+  }
+
+  it('shared trajectories, independent runs and model-major order give bit-identical images', async () => {
+    const file = writeExperiment(dir, {
+      prompts: ['a red cube left of a blue ball'],
+      seeds: [3, 4],
+      extra: '  scheduler: [euler, euler-ancestral]',
+    });
+    const shared = await runTiny(file, join(dir, 'shared'));
+    const independent = await runTiny(file, join(dir, 'independent'), { share: false });
+    const modelMajor = await runTiny(file, join(dir, 'model-major'), { lowMemory: true });
+    expect(shared.counts).toEqual({ units: 16, ok: 16, failed: 0, missing: 0 });
+    expect(shared.generatorCalls).toBe(4);
+    expect(independent.generatorCalls).toBe(16);
+    expect(modelMajor.generatorCalls).toBe(0);
+    expect(modelMajor.stdout).toMatch(/Order: model-major, one UNet resident \(--low-memory\)/);
+    // 4 trajectories (2 seeds × 2 schedulers): shared 8 base + (2 + 4 + 2) refiner; independent 8 + 6 + 4 + 8 base
+    expect(shared.stdout).toMatch(/UNet evaluations 32 base \+ 32 refiner/);
+    expect(independent.stdout).toMatch(/UNet evaluations 104 base \+ 32 refiner/);
+    expect(new Set(shared.shas.values()).size).toBe(16);
+    expect(independent.shas).toEqual(shared.shas);
+    expect(modelMajor.shas).toEqual(shared.shas);
   });
 });

@@ -1,7 +1,7 @@
 /** Hand-built units and a fake generator for executor tests (no ONNX models involved). */
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { expandUnits, loadExperimentOrThrow } from '../../harness/run/dependencies.js';
 import type { RunDependencies } from '../../harness/run/run-experiment.js';
 import { canonicalJson, trajectoryKey, unitKey } from '../../harness/experiment/keys.js';
@@ -232,3 +232,7 @@ export function writeExperiment(dir: string, body: { prompts?: string[]; seeds?:
   writeFileSync(file, `${yaml}\n`);
   return file;
 }
+
+/** The repository root, and the cache folder tests share for the generated tiny models. */
+export const repoRoot = resolve(import.meta.dirname, '../..');
+export const testPlaces = { cacheDir: join(repoRoot, '.cache', 'refinery') };
