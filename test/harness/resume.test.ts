@@ -97,3 +97,44 @@ describe('resume after kill -9 (child process, fake pipeline)', () => {
     expect(manifest.sessions[1]).toMatchObject({ ok: 60 - before.counts.ok, failed: 0 });
   });
 });
+
+describe('resume after kill -9 of `refinery run` (tiny SDXL pipeline)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'refinery-resume-cli-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function cli(args: string[]) {
+    const child = spawn(process.execPath, [join(root, 'bin/refinery.mjs'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
+    return { child, exited, output: () => output };
+  }
+
+  it('reruns the same command to finish exactly the missing units', async () => {
+    const file = writeExperiment(dir, { prompts: ['a red cube', 'a cat above a dog', 'a green cup'], seeds: [1, 2, 3] });
+    const out = join(dir, 'run');
+    const first = cli(['run', file, '--out', out, '--no-report']);
+    await waitFor(() => pngCount(join(out, 'images')) >= 4, 60_000);
+    first.child.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+
+    const before = checkRunFolder(out);
+    expect(before.counts.missing).toBeGreaterThan(0);
+
+    const second = cli(['run', file, '--out', out, '--no-report']);
+    const { code } = await second.exited;
+    expect(code, second.output()).toBe(0);
+    expect(second.output()).toMatch(/took over a stale lock: pid \d+ is no longer running on this host/);
+    expect(second.output()).toMatch(new RegExp(`${36 - before.counts.ok} unit\\(s\\) to run, ${before.counts.ok} already done`));
+
+    const after = checkRunFolder(out);
+    expect(after.counts).toEqual({ units: 36, ok: 36, failed: 0, missing: 0 });
+    expect(pngCount(join(out, 'images'))).toBe(36);
+    for (const sample of before.samples) expect(after.samples.find((s) => s.key === sample.key)).toEqual(sample);
+    expect(existsSync(join(out, LOCK_FILE))).toBe(false);
+  });
+});
