@@ -7,6 +7,9 @@ import { runCommand } from './run.js';
 import { mergeCommand } from './merge.js';
 import { statusCommand } from './status.js';
 import { modelsCommand } from './models.js';
+import { reportCommand } from './report.js';
+import { generateCommand } from './generate.js';
+import { lsCommand } from './ls.js';
 
 // Every CLI command, in the order `refinery --help` lists them. Add one line per command module.
 export const commands: CommandModule<any, any>[] = [
@@ -18,4 +21,7 @@ export const commands: CommandModule<any, any>[] = [
   mergeCommand,
   statusCommand,
   modelsCommand,
+  generateCommand,
+  reportCommand,
+  lsCommand,
 ];
