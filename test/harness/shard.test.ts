@@ -7,7 +7,8 @@ import { countEvaluations, parseShard, planTrajectories, shardUnits, unetCallsFo
 import { runExperiment, type RunOptions } from '../../harness/run/run-experiment.js';
 import { formatStatus, runStatus } from '../../harness/run/status.js';
 import { RunStore } from '../../harness/store/store.js';
-import { collectingSink, condition, fakeDependencies, makeUnits, writeExperiment } from './run-fixtures.js';
+import { defaultDependencies } from '../../harness/run/dependencies.js';
+import { collectingSink, condition, fakeDependencies, makeUnits, testPlaces, writeExperiment } from './run-fixtures.js';
 
 describe('shard planning', () => {
   const units = makeUnits(['a', 'b', 'c', 'd', 'e'], [1, 2, 3], ['base-only', { handoff: 0.8 }, { strength: 0.3 }]);
@@ -139,5 +140,35 @@ describe('shards end to end (fake pipeline)', () => {
     await expect(run({ file: other, out: join(dir, 'x') })).rejects.toThrow(/holds a run of a different experiment \("fake-run", 24 units/);
     await run({ file, out: join(dir, 'y'), shard: '0/2' });
     await expect(run({ file, out: join(dir, 'y', 'shard-0-of-2') })).rejects.toThrow(/holds shard 0\/2 of this experiment, but this command runs it unsharded/);
+  });
+});
+
+describe('shards end to end (tiny SDXL pipeline)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'refinery-shard-tiny-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('shard 0/2 + shard 1/2 + merge has the same keys and image hashes as one run', async () => {
+    const file = writeExperiment(dir, { prompts: ['a red cube left of a blue ball', 'a cat above a dog'], seeds: [5] });
+    const deps = await defaultDependencies(testPlaces);
+    const run = (options: Partial<RunOptions>) =>
+      runExperiment({ file, quiet: true, noReport: true, ...options }, deps, { stdout: collectingSink(), stderr: collectingSink() });
+    const single = await run({ out: join(dir, 'single') });
+    await run({ out: join(dir, 'sharded'), shard: '0/2' });
+    await run({ out: join(dir, 'sharded'), shard: '1/2' });
+    const merged = mergeRuns([join(dir, 'sharded', 'shard-1-of-2'), join(dir, 'sharded', 'shard-0-of-2')], join(dir, 'merged'));
+    const read = (runDir: string) => {
+      const store = RunStore.open(join(runDir, 'refinery.sqlite'), { readonly: true });
+      try {
+        return new Map([...store.samples()].map((sample) => [sample.key, sample.imageSha256]));
+      } finally {
+        store.close();
+      }
+    };
+    const expected = read(single.runDir);
+    expect(expected.size).toBe(8);
+    expect(read(merged.outDir)).toEqual(expected);
   });
 });
