@@ -415,6 +415,34 @@ describe('tiny UNet sensitivity: every input changes out_sample', () => {
   });
 });
 
+describe('tiny models over a full sampling run', () => {
+  it('40 Euler steps from σ 14.6 keep latents finite and in range, and decode mostly inside [-1, 1]', async () => {
+    const side = 8;
+    const count = 2 * 4 * side * side;
+    const options: UnetFeedOptions = { float: 'float32', genA: false, width: 80, timeIds: 6, side };
+    const sigmas = Array.from({ length: 40 }, (_, i) => 14.6146 * (0.0292 / 14.6146) ** (i / 39));
+    sigmas.push(0);
+    const noise = testValues(count, 99).map((v) => v * Math.sqrt(3)); // unit variance
+    let latents = noise.map((v) => v * Math.sqrt(sigmas[0] ** 2 + 1));
+    for (let i = 0; i < 40; i++) {
+      const scale = Math.sqrt(sigmas[i] ** 2 + 1);
+      const timestep = Math.round(999 - (i * 998) / 39);
+      const out = await run(join(sets.b32.base, 'unet', 'model.onnx'), unetFeeds(options, { sample: latents.map((v) => v / scale), timestep }));
+      latents = latents.map((v, j) => v + out.out_sample[j] * (sigmas[i + 1] - sigmas[i]));
+    }
+    expect(latents.every(Number.isFinite)).toBe(true);
+    const rms = Math.sqrt(latents.reduce((sum, v) => sum + v * v, 0) / count);
+    expect(rms).toBeGreaterThan(0.05);
+    expect(rms).toBeLessThan(3);
+    const image = await run(join(sets.b32.base, 'vae_decoder', 'model.onnx'), {
+      latent_sample: floatTensor('float32', [2, 4, side, side], latents.map((v) => v / 0.13025)),
+    });
+    const inside = image.sample.filter((v) => v >= -1 && v <= 1).length / image.sample.length;
+    expect(inside).toBeGreaterThan(0.6);
+    expect(inside).toBeLessThan(1); // some pixels leave [-1, 1], as real decodes do (the pipeline clamps)
+  });
+});
+
 describe('tiny text encoder sensitivity', () => {
   const cases = [
     { variant: 'b32', model: 'text_encoder', pooled: 'pooler_output', penultimate: 'hidden_states.11', width: 32, ids: 'int64', pad: 'eos' },
