@@ -20,3 +20,4 @@ export { SDXL_SCHEDULER_CONFIG, SDXL_PIPELINE_DEFAULTS } from './schedulers/sdxl
 export { handoffCutoff, ensembleSplit, sdeditSplit, planGeneration, schedulerForStage, GENERATION_MODES, type GenerationMode, type EnsembleSplit, type SdeditSplit, type PlanRequest, type StagePlan, type GenerationPlan } from './plan.js';
 export * from './tiny/tiny-models.js';
 export * from './model-folder.js';
+export { resizeRgb, resampleTaps, resampleFilterFromPilCode, PIL_RESAMPLE_CODES, type ResampleFilter, type ResampleTaps } from './image/resize.js';

@@ -119,6 +119,7 @@ export interface ScorerDefinition {
 const SCORER_MODULES: ReadonlyArray<() => Promise<ScorerDefinition>> = [
   async () => (await import('./geometry/colour-geometry.js')).colourGeometryScorer,
   async () => (await import('./health/health-scorer.js')).healthScorer,
+  async () => (await import('./clip/clip-scorer.js')).clipScorer,
 ];
 
 /**
