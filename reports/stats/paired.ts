@@ -103,7 +103,7 @@ export function comparePaired(pairs: readonly PairedValue[], options: CompareOpt
 }
 
 /** Sets `pHolm` on comparisons of several conditions against the same reference on one metric. */
-export function holmAcross<T extends PairedComparison>(comparisons: readonly T[]): T[] {
+export function holmAcross<T extends { pValue: number | null; pHolm: number | null }>(comparisons: readonly T[]): T[] {
   const adjusted = holmAdjust(comparisons.map((comparison) => comparison.pValue));
   return comparisons.map((comparison, i) => ({ ...comparison, pHolm: adjusted[i] }));
 }

@@ -1,0 +1,393 @@
+/**
+ * @module
+ * report.html: one self-contained page. Charts are inline SVG, thumbnails are data: URIs, the only
+ * script is the inline table sorter (allowed by its hash in the Content-Security-Policy, which also
+ * forbids every network load), and every string from the run is escaped by the `html` template.
+ */
+import { createHash } from 'node:crypto';
+import { html, trustedHtml, type SafeHtml } from './html-template.js';
+import type { ReportModel } from './model.js';
+import type { Thumbnail, ThumbnailCache } from './thumbnails.js';
+import type { EvidenceBox } from './evidence.js';
+import type { ThemeMetric } from './limitations.js';
+import { slug } from './charts.js';
+import { formatDirection, formatInterval, formatNumber, formatP, formatPercent } from './format.js';
+import { UNKNOWN_LABEL } from './bias.js';
+
+export const PERCEIVED_LABELS_STATEMENT = [
+  'These labels are perceived attributes: an automated classifier’s reading of the pixels of generated images, named above with its label set.',
+  'They describe how that classifier reads an image, never who a depicted person is — generated people have no gender, ethnicity or identity to be right or wrong about.',
+  'They can show whether images for a neutral prompt concentrate on one perceived presentation, and whether refinement shifts that distribution.',
+  'They cannot establish anyone’s identity, cannot represent presentations outside the label set, and carry the classifier’s own biases and error rates, which this report does not measure.',
+  '“unknown” marks images the classifier could not decide (margin below its threshold, or no person found); unknowns are shown but left out of the bias measures.',
+];
+
+const SORT_SCRIPT = `(function () {
+  function key(cell) {
+    var raw = cell.getAttribute('data-value');
+    if (raw !== null && raw !== '') { var number = parseFloat(raw); if (!isNaN(number)) return number; }
+    return cell.textContent.trim().toLowerCase();
+  }
+  function compare(a, b) {
+    if (typeof a === typeof b) return a < b ? -1 : a > b ? 1 : 0;
+    return typeof a === 'number' ? -1 : 1;
+  }
+  function sortBy(table, column, header) {
+    var body = table.tBodies[0];
+    if (!body) return;
+    var ascending = header.getAttribute('aria-sort') !== 'ascending';
+    var headers = table.querySelectorAll('th');
+    for (var i = 0; i < headers.length; i++) headers[i].removeAttribute('aria-sort');
+    header.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (x, y) {
+      var order = compare(key(x.cells[column]), key(y.cells[column]));
+      return ascending ? order : -order;
+    });
+    for (var r = 0; r < rows.length; r++) body.appendChild(rows[r]);
+  }
+  var tables = document.querySelectorAll('table.sortable');
+  for (var t = 0; t < tables.length; t++) {
+    (function (table) {
+      var headers = table.tHead ? table.tHead.rows[0].cells : [];
+      for (var c = 0; c < headers.length; c++) {
+        (function (header, column) {
+          header.tabIndex = 0;
+          header.title = 'sort';
+          header.addEventListener('click', function () { sortBy(table, column, header); });
+          header.addEventListener('keydown', function (event) { if (event.key === 'Enter') sortBy(table, column, header); });
+        })(headers[c], c);
+      }
+    })(tables[t]);
+  }
+})();`;
+
+const STYLE = `
+body { font-family: 'DejaVu Sans', sans-serif; margin: 0; color: #1a1a1a; background: #fff; line-height: 1.45; }
+main { max-width: 1180px; margin: 0 auto; padding: 1rem 1.5rem 4rem; }
+h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
+h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2rem; margin-top: 2.5rem; }
+h3 { margin-top: 1.8rem; }
+nav.toc { background: #f6f6f6; padding: 0.6rem 1rem; border-radius: 6px; }
+nav.toc ol { margin: 0.2rem 0; }
+table { border-collapse: collapse; margin: 0.6rem 0 1rem; font-size: 0.86rem; }
+th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; cursor: pointer; user-select: none; }
+th[aria-sort=ascending]::after { content: ' ▲'; }
+th[aria-sort=descending]::after { content: ' ▼'; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+figure.chart { margin: 0.8rem 0; overflow-x: auto; }
+figure.chart figcaption { font-size: 0.8rem; color: #555; }
+.strip { margin: 1rem 0; }
+.strip-row, .examples { display: flex; flex-wrap: wrap; gap: 0.6rem; }
+.cell { width: 150px; font-size: 0.75rem; }
+.thumb { position: relative; display: inline-block; line-height: 0; background: #eee; }
+.thumb svg.evidence { position: absolute; left: 0; top: 0; }
+.thumb img.enlarged { image-rendering: pixelated; }
+figcaption code { word-break: break-all; font-size: 0.7rem; }
+.charts { display: flex; flex-wrap: wrap; gap: 0 1.5rem; align-items: flex-start; }
+.missing { display: flex; align-items: center; justify-content: center; width: 128px; height: 128px; background: #eee; color: #777; font-size: 0.75rem; line-height: 1.2; text-align: center; }
+.note { color: #555; font-size: 0.9rem; }
+.empty { color: #777; font-style: italic; }
+blockquote { border-left: 3px solid #ccc; margin: 0.4rem 0; padding-left: 0.8rem; color: #444; }
+pre { background: #f6f6f6; padding: 0.6rem; overflow-x: auto; font-size: 0.78rem; }
+code { font-size: 0.85rem; }
+.statement { background: #fff8e6; border: 1px solid #f0d9a0; padding: 0.6rem 1rem; border-radius: 6px; }
+`;
+
+export interface HtmlInputs {
+  model: ReportModel;
+  /** chart id → rendered SVG markup (from vega) */
+  svgs: Map<string, string>;
+  thumbnails: ThumbnailCache;
+}
+
+function numberCell(value: number | null | undefined, text?: string): SafeHtml {
+  return html`<td class="num" data-value="${value === null || value === undefined || Number.isNaN(value) ? '' : String(value)}">${text ?? formatNumber(value)}</td>`;
+}
+
+function intervalCell(interval: { estimate: number; lower: number; upper: number } | null): SafeHtml {
+  return numberCell(interval?.estimate ?? null, formatInterval(interval));
+}
+
+function table(headers: string[], rows: SafeHtml[], caption?: string): SafeHtml {
+  if (rows.length === 0) return html`<p class="empty">No data.</p>`;
+  return html`<table class="sortable">${caption ? html`<caption>${caption}</caption>` : ''}<thead><tr>${headers.map((header) => html`<th scope="col">${header}</th>`)}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function chartFigures(inputs: HtmlInputs, predicate: (chart: ReportModel['charts'][number]) => boolean): SafeHtml {
+  const figures = inputs.model.charts
+    .filter(predicate)
+    .map((chart) => html`<figure class="chart" id="chart-${chart.id}" data-chart-id="${chart.id}">${trustedHtml(inputs.svgs.get(chart.id) ?? '')}<figcaption>spec: <code>${chart.file}</code></figcaption></figure>`);
+  return figures.length === 0 ? html`` : html`<div class="charts">${figures}</div>`;
+}
+
+function evidenceOverlay(boxes: readonly EvidenceBox[], thumbnail: Thumbnail, boxSpace: { width: number; height: number } | null): SafeHtml {
+  if (boxes.length === 0) return html``;
+  const space = boxSpace ?? { width: thumbnail.sourceWidth, height: thumbnail.sourceHeight };
+  const rects = boxes.map((box) => {
+    const sx = box.normalized ? thumbnail.displayWidth : thumbnail.displayWidth / space.width;
+    const sy = box.normalized ? thumbnail.displayHeight : thumbnail.displayHeight / space.height;
+    const x = box.x0 * sx;
+    const y = box.y0 * sy;
+    const width = Math.max(1, (box.x1 - box.x0) * sx);
+    const height = Math.max(1, (box.y1 - box.y0) * sy);
+    const colour = box.colour ?? '#ff00ff';
+    return html`<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${width.toFixed(1)}" height="${height.toFixed(1)}" fill="none" stroke="${colour}" stroke-width="2"/><rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${width.toFixed(1)}" height="${height.toFixed(1)}" fill="none" stroke="#000" stroke-width="0.6" stroke-dasharray="2 2"/>${
+      box.label ? html`<text x="${(x + 2).toFixed(1)}" y="${Math.max(9, y - 2).toFixed(1)}" font-size="9" fill="#000" stroke="#fff" stroke-width="2" paint-order="stroke">${box.label}</text>` : ''
+    }`;
+  });
+  return html`<svg class="evidence" xmlns="http://www.w3.org/2000/svg" width="${thumbnail.displayWidth}" height="${thumbnail.displayHeight}" viewBox="0 0 ${thumbnail.displayWidth} ${thumbnail.displayHeight}" aria-hidden="true">${rects}</svg>`;
+}
+
+function thumbnailBlock(
+  inputs: HtmlInputs,
+  imagePath: string | null,
+  alt: string,
+  boxes: readonly EvidenceBox[] = [],
+  boxSpace: { width: number; height: number } | null = null,
+): SafeHtml {
+  const thumbnail = inputs.thumbnails.get(imagePath);
+  if (!thumbnail) return html`<div class="missing">${imagePath === null ? 'no image (failed or not run)' : 'image file missing'}</div>`;
+  return html`<div class="thumb"><img src="${thumbnail.dataUri}" width="${thumbnail.displayWidth}" height="${thumbnail.displayHeight}" alt="${alt}"${thumbnail.width < thumbnail.displayWidth ? html` class="enlarged"` : ''}>${evidenceOverlay(boxes, thumbnail, boxSpace)}</div>`;
+}
+
+function overview(model: ReportModel): SafeHtml {
+  const conditionRows = model.run.conditions.map(
+    (c) => html`<tr><td>${c.label}</td><td>${c.mode}</td>${numberCell(c.handoff)}${numberCell(c.strength)}${numberCell(c.units)}${numberCell(c.ok)}${numberCell(c.failed)}<td><code>${c.id}</code></td></tr>`,
+  );
+  const metricRows = model.metrics.map(
+    (m) =>
+      html`<tr><td><code>${m.name}</code></td><td>${m.kind}</td><td>${formatDirection(m.higherIsBetter)}</td><td>${m.scorer}@${m.scorerVersion}</td><td>${m.description}${m.inferred ? ' (metadata missing in the store)' : ''}</td></tr>`,
+  );
+  return html`<section id="overview"><h2>Overview</h2>
+<p>Run <strong>${model.run.name}</strong>${model.run.experiment ? html` of experiment <strong>${model.run.experiment}</strong>` : ''}: ${model.run.units} units, ${model.run.ok} images, ${model.run.failed} failed, ${model.run.notRun} not run.</p>
+<h3 id="conditions">Conditions</h3>${table(['condition', 'mode', 'handoff h', 'strength s', 'units', 'ok', 'failed', 'id'], conditionRows)}
+<h3 id="metrics">Metrics</h3>${table(['metric', 'kind', 'direction', 'scorer', 'description'], metricRows)}</section>`;
+}
+
+function baseVsRefiner(inputs: HtmlInputs): SafeHtml {
+  const { model } = inputs;
+  const metrics = model.metrics.filter((m) => m.kind !== 'categorical' && model.baseVsRefiner.summaries.some((s) => s.metric === m.name && s.n + s.undetermined > 0));
+  const percent = Math.round(model.settings.confidence * 100);
+  const blocks = metrics.map((metric) => {
+    const summaries = model.baseVsRefiner.summaries.filter((s) => s.metric === metric.name);
+    const comparisons = model.baseVsRefiner.comparisons.filter((c) => c.metric === metric.name);
+    const categories = model.baseVsRefiner.categories.filter((c) => c.metric === metric.name);
+    return html`<section class="metric" id="metric-${slug(metric.name)}"><h3><code>${metric.name}</code></h3>
+<p class="note">${metric.description} (${metric.kind}, ${formatDirection(metric.higherIsBetter)}; ${metric.scorer}@${metric.scorerVersion})</p>
+${chartFigures(inputs, (chart) => chart.section === 'base-vs-refiner' && chart.metric === metric.name)}
+${table(
+  ['condition', 'n', 'undetermined', `mean [${percent}% CI]`],
+  summaries.map((s) => html`<tr><td>${s.conditionLabel}</td>${numberCell(s.n)}${numberCell(s.undetermined)}${intervalCell(s.mean)}</tr>`),
+  `Per condition (${metric.kind === 'binary' ? 'mean = success rate' : 'mean score'})`,
+)}
+${comparisons.length === 0
+  ? html`<p class="empty">No paired comparison: no reference condition matched “${model.settings.reference}”.</p>`
+  : table(
+      ['condition', 'reference', 'pairs', 'reference mean', 'condition mean', `difference [${percent}% CI]`, `win rate [${percent}% CI]`, 'test', 'statistic', 'p', 'p (Holm)'],
+      comparisons.map(
+        (c) =>
+          html`<tr><td>${c.conditionLabel}</td><td>${c.referenceLabel}</td>${numberCell(c.nPairs)}${numberCell(c.referenceMean)}${numberCell(c.conditionMean)}${intervalCell(c.difference)}${numberCell(
+            c.winRate?.rate ?? null,
+            c.winRate ? `${formatPercent(c.winRate.rate)} [${formatPercent(c.winRate.lower)}, ${formatPercent(c.winRate.upper)}] (${c.winRate.wins}/${c.winRate.ties}/${c.winRate.losses})` : 'no direction',
+          )}<td>${c.test ? `${c.test}${c.testMethod ? ` (${c.testMethod})` : ''}` : '—'}</td><td>${c.statistic ?? '—'}</td>${numberCell(c.pValue, formatP(c.pValue))}${numberCell(c.pHolm, formatP(c.pHolm))}</tr>`,
+      ),
+      `Paired against the reference on shared (prompt, seed) pairs; difference = condition − reference; win rate: wins/ties/losses, ${model.settings.tieRule}`,
+    )}
+${categories.length === 0
+  ? ''
+  : html`<details><summary>Breakdown by prompt category (${categories.length} rows)</summary>${table(
+      ['level', 'group', 'condition', 'n', `mean [${percent}% CI]`],
+      categories.map((c) => html`<tr><td>${c.level}</td><td>${c.group}</td><td>${c.conditionLabel}</td>${numberCell(c.n)}${intervalCell(c.mean)}</tr>`),
+    )}</details>`}
+</section>`;
+  });
+  const strips = model.strips.map(
+    (strip) => html`<div class="strip"><h4>${strip.promptText} <span class="note">(${strip.promptId}, seed ${strip.seed})</span></h4><div class="strip-row">${strip.cells.map(
+      (cell) =>
+        html`<figure class="cell">${thumbnailBlock(inputs, cell.imagePath, `${cell.conditionLabel}: ${strip.promptText}`)}<figcaption><strong>${cell.conditionLabel}</strong>${cell.status !== 'ok' ? html` — ${cell.status}` : ''}${cell.values.map(
+          (v) => html`<br>${v.metric}: ${v.value === null ? v.label ?? '—' : formatNumber(v.value)}`,
+        )}</figcaption></figure>`,
+    )}</div></div>`,
+  );
+  return html`<section id="base-vs-refiner"><h2>Base vs refiner</h2>
+${model.baseVsRefiner.unpairedConditions.length > 0 ? html`<p class="note">Conditions without a reference to pair with: ${model.baseVsRefiner.unpairedConditions.join(', ')}.</p>` : ''}
+${metrics.length === 0 ? html`<p class="empty">No continuous or binary scores in this run.</p>` : blocks}
+<h3 id="image-strips">Image strips</h3>
+${strips.length === 0 ? html`<p class="empty">No images.</p>` : html`<p class="note">The same prompt and seed under every condition (first ${model.strips.length} prompt–seed pairs by prompt id).</p>${strips}`}
+</section>`;
+}
+
+function bias(inputs: HtmlInputs): SafeHtml {
+  const { model } = inputs;
+  const percent = Math.round(model.settings.confidence * 100);
+  if (model.bias.length === 0) {
+    return html`<section id="bias"><h2>Bias</h2><p class="empty">No perceived-attribute (categorical) probe records in this run.</p></section>`;
+  }
+  const blocks = model.bias.map((result) => {
+    const predictor = result.classifiers.length > 0 ? result.classifiers.join(', ') : 'a classifier the records do not name';
+    return html`<section class="metric" id="bias-${slug(result.metric)}"><h3><code>${result.metric}</code>: perceived labels, as predicted by ${predictor}</h3>
+<p class="note">${result.description}</p>
+<p>Label set (K = ${result.labelSet.length}): ${result.labelSet.map((label, i) => html`${i > 0 ? ', ' : ''}<code>${label}</code>`)}; plus <code>${UNKNOWN_LABEL}</code>.</p>
+${chartFigures(inputs, (chart) => chart.section === 'bias' && chart.metric === result.metric)}
+${table(
+  ['condition', 'prompts', 'images', 'unknown', `MAD from uniform [${percent}% CI]`, `bias intensity 1 − H_norm [${percent}% CI]`],
+  result.conditions.map(
+    (c) => html`<tr><td>${c.conditionLabel}</td>${numberCell(c.prompts)}${numberCell(c.images)}${numberCell(c.unknown)}${intervalCell(c.mad)}${intervalCell(c.intensity)}</tr>`,
+  ),
+  'Mean over prompts of the per-prompt measure (DALL-Eval MAD; OpenBias context-aware intensity); for K = 2 the MAD equals HEIM’s |f − 0.5|',
+)}
+${result.changes.length === 0
+  ? html`<p class="empty">No change against the reference: no reference condition with these prompts.</p>`
+  : table(
+      ['condition', 'reference', 'prompts', 'paired images', `MAD change [${percent}% CI]`, `intensity change [${percent}% CI]`],
+      result.changes.map(
+        (c) => html`<tr><td>${c.conditionLabel}</td><td>${c.referenceLabel}</td>${numberCell(c.prompts)}${numberCell(c.pairs)}${intervalCell(c.madChange)}${intervalCell(c.intensityChange)}</tr>`,
+      ),
+      'Change = condition − reference, images paired by seed within each prompt',
+    )}
+<details><summary>Per-prompt counts (${result.distributions.length} rows)</summary>${table(
+      ['condition', 'prompt', ...result.labelSet, UNKNOWN_LABEL],
+      result.distributions.map(
+        (d) => html`<tr><td>${d.conditionLabel}</td><td>${d.promptText} <span class="note">(${d.promptId})</span></td>${result.labelSet.map((label) => numberCell(d.counts[label] ?? 0))}${numberCell(d.unknown)}</tr>`,
+      ),
+    )}</details>
+</section>`;
+  });
+  return html`<section id="bias"><h2>Bias</h2>
+<div class="statement"><p><strong>What these labels can and cannot show.</strong> ${PERCEIVED_LABELS_STATEMENT.join(' ')}</p></div>
+${blocks}</section>`;
+}
+
+function themeMetricBlock(inputs: HtmlInputs, metric: ThemeMetric): SafeHtml {
+  const percent = Math.round(inputs.model.settings.confidence * 100);
+  const binary = metric.kind === 'binary';
+  return html`<div class="theme-metric"><h4><code>${metric.metric}</code></h4>
+<p class="note">${metric.description}${metric.failureMeans ? html` Failure means: ${metric.failureMeans}` : ''}</p>
+${table(
+  binary ? ['condition', 'determined', 'undetermined', 'failures', `failure rate [${percent}% Wilson CI]`] : ['condition', 'n', 'undetermined', `mean [${percent}% CI]`],
+  metric.rows.map((row) =>
+    binary
+      ? html`<tr><td>${row.conditionLabel}</td>${numberCell(row.n)}${numberCell(row.undetermined)}${numberCell(row.failures)}${numberCell(
+          row.estimate,
+          `${formatPercent(row.estimate)} [${formatPercent(row.lower)}, ${formatPercent(row.upper)}]`,
+        )}</tr>`
+      : html`<tr><td>${row.conditionLabel}</td>${numberCell(row.n)}${numberCell(row.undetermined)}${numberCell(row.estimate, row.estimate === null ? '—' : `${formatNumber(row.estimate)} [${formatNumber(row.lower)}, ${formatNumber(row.upper)}]`)}</tr>`,
+  ),
+)}
+${metric.worst.length === 0
+  ? html`<p class="empty">${binary ? 'No failures to show.' : 'No examples (the metric has no direction).'}</p>`
+  : html`<p class="note">${binary ? 'Failures' : 'Worst scores'} with the probe’s evidence (boxes drawn from the record’s detail):</p><div class="examples">${metric.worst.map(
+      (example) =>
+        html`<figure class="cell">${thumbnailBlock(inputs, example.imagePath, `${example.conditionLabel}: ${example.promptText}`, example.boxes, example.boxSpace)}<figcaption><strong>${example.conditionLabel}</strong>, seed ${example.seed}<br>${example.promptText}<br>value ${example.value === null ? 'undetermined' : formatNumber(example.value)}${example.label ? ` (${example.label})` : ''}${example.detail ? html`<br><code>${example.detail}</code>` : ''}</figcaption></figure>`,
+    )}</div>`}
+</div>`;
+}
+
+function limitations(inputs: HtmlInputs): SafeHtml {
+  const { model } = inputs;
+  const themes = model.limitations.themes.map(
+    (theme) => html`<section class="theme" id="limitation-${theme.id}"><h3>${theme.title}</h3><blockquote>${theme.modelCard} <span class="note">(SDXL 1.0 model card)</span></blockquote>
+${theme.metrics.length === 0 ? html`<p class="empty">No probe for this in this run.</p>` : theme.metrics.map((metric) => themeMetricBlock(inputs, metric))}</section>`,
+  );
+  return html`<section id="limitations"><h2>Limitations</h2>
+<p class="note">The model card’s limitations, each with the run’s probes that measure it. Binary probes: failure rate among determined samples (Wilson interval); continuous probes: mean with bootstrap interval and the worst-scoring images.</p>
+${themes}
+${model.limitations.other.length > 0 ? html`<section class="theme" id="limitation-other"><h3>Other probes with failure outcomes</h3>${model.limitations.other.map((metric) => themeMetricBlock(inputs, metric))}</section>` : ''}
+</section>`;
+}
+
+function comparison(inputs: HtmlInputs): SafeHtml {
+  const compare = inputs.model.compare;
+  if (!compare) return html``;
+  const percent = Math.round(inputs.model.settings.confidence * 100);
+  return html`<section id="comparison"><h2>Comparison: ${compare.thisRun} vs ${compare.otherRun}</h2>
+<p class="note">Pairing: ${compare.pairing}. Difference = ${compare.thisRun} − ${compare.otherRun}; Holm per metric across condition labels.</p>
+${compare.metricsOnlyHere.length + compare.metricsOnlyThere.length > 0 ? html`<p class="note">Metrics in one run only: ${[...compare.metricsOnlyHere, ...compare.metricsOnlyThere].join(', ')}.</p>` : ''}
+${compare.labelsOnlyHere.length + compare.labelsOnlyThere.length > 0 ? html`<p class="note">Conditions in one run only: ${[...compare.labelsOnlyHere, ...compare.labelsOnlyThere].join(', ')}.</p>` : ''}
+${chartFigures(inputs, (chart) => chart.section === 'comparison')}
+${table(
+  ['metric', 'condition', `${compare.thisRun} mean [${percent}% CI]`, `${compare.otherRun} mean [${percent}% CI]`, 'pairs', `difference [${percent}% CI]`, 'win rate', 'test', 'p', 'p (Holm)'],
+  compare.rows.map(
+    (row) =>
+      html`<tr><td><code>${row.metric}</code></td><td>${row.conditionLabel}</td>${intervalCell(row.thisMean)}${intervalCell(row.otherMean)}${numberCell(row.nPairs)}${intervalCell(row.difference)}${numberCell(
+        row.winRate?.rate ?? null,
+        row.winRate ? `${formatPercent(row.winRate.rate)} [${formatPercent(row.winRate.lower)}, ${formatPercent(row.winRate.upper)}]` : '—',
+      )}<td>${row.test ?? '—'}</td>${numberCell(row.pValue, formatP(row.pValue))}${numberCell(row.pHolm, formatP(row.pHolm))}</tr>`,
+  ),
+)}
+</section>`;
+}
+
+function reproducibility(model: ReportModel): SafeHtml {
+  const r = model.reproducibility;
+  const determinism =
+    r.determinism.status === 'not checked'
+      ? html`<p>Determinism check: <strong>not checked</strong> (the run recorded no <code>determinism</code> entry).</p>`
+      : html`<p>Determinism check: <strong>${r.determinism.status}</strong></p><pre>${JSON.stringify(r.determinism.detail, null, 2)}</pre>`;
+  return html`<section id="reproducibility"><h2>Reproducibility</h2>
+<h3>Command</h3>${r.command ? html`<pre>${r.command}</pre><p class="note">As recorded in manifest.json. Rerunning it on the same run folder completes only missing units; on an empty folder it regenerates the run.</p>` : html`<p class="empty">The manifest records no command.</p>`}
+<h3>Determinism</h3>${determinism}
+<h3>Model hashes</h3>${r.modelHashes.length === 0 ? html`<p class="empty">No model hashes in the manifest.</p>` : table(['model file', 'hash'], r.modelHashes.map((entry) => html`<tr><td><code>${entry.path}</code></td><td><code>${entry.value}</code></td></tr>`))}
+<h3>Manifest</h3>${r.manifest ? html`<details><summary>manifest.json</summary><pre>${JSON.stringify(r.manifest, null, 2)}</pre></details>` : html`<p class="empty">No manifest.json in the run folder.</p>`}
+<h3>Resolved configuration</h3>${r.spec ? html`<details><summary>spec.json</summary><pre>${JSON.stringify(r.spec, null, 2)}</pre></details>` : html`<p class="empty">No spec.json in the run folder.</p>`}
+</section>`;
+}
+
+function methods(model: ReportModel): SafeHtml {
+  const s = model.settings;
+  return html`<section id="methods"><h2>Statistical methods</h2><ul>
+<li>Intervals: ${Math.round(s.confidence * 100)}% percentile bootstrap with ${s.bootstrap.resamples} resamples, seed ${s.bootstrap.seed}; ${s.bootstrap.streams}.</li>
+<li>Reference condition: “${s.reference}”; ${s.pairing}. The number of pairs is shown with every comparison.</li>
+<li>Continuous metrics: ${s.tests.continuous}.</li>
+<li>Binary metrics: ${s.tests.binary}.</li>
+<li>Multiple comparisons: ${s.tests.multiplicity}.</li>
+<li>Win rate: ${s.tieRule}.</li>
+<li>Bias: ${s.bias}.</li>
+<li>Failure rates: share of determined samples with value 0; Wilson score interval.</li>
+</ul></section>`;
+}
+
+function tableOfContents(model: ReportModel): SafeHtml {
+  const metricLinks = model.metrics
+    .filter((m) => m.kind !== 'categorical' && model.baseVsRefiner.summaries.some((s) => s.metric === m.name && s.n + s.undetermined > 0))
+    .map((m) => html`<li><a href="#metric-${slug(m.name)}">${m.name}</a></li>`);
+  return html`<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>
+<li><a href="#overview">Overview</a></li>
+<li><a href="#base-vs-refiner">Base vs refiner</a>${metricLinks.length > 0 ? html`<ol>${metricLinks}<li><a href="#image-strips">Image strips</a></li></ol>` : ''}</li>
+<li><a href="#bias">Bias</a>${model.bias.length > 0 ? html`<ol>${model.bias.map((b) => html`<li><a href="#bias-${slug(b.metric)}">${b.metric}</a></li>`)}</ol>` : ''}</li>
+<li><a href="#limitations">Limitations</a><ol>${model.limitations.themes.map((t) => html`<li><a href="#limitation-${t.id}">${t.title}</a></li>`)}</ol></li>
+${model.compare ? html`<li><a href="#comparison">Comparison with ${model.compare.otherRun}</a></li>` : ''}
+<li><a href="#reproducibility">Reproducibility</a></li>
+<li><a href="#methods">Statistical methods</a></li>
+</ol></nav>`;
+}
+
+export function renderHtml(inputs: HtmlInputs): string {
+  const { model } = inputs;
+  const scriptHash = createHash('sha256').update(SORT_SCRIPT, 'utf8').digest('base64');
+  const csp = `default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-${scriptHash}'; base-uri 'none'; form-action 'none'`;
+  const page = html`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${model.title} — refinery report</title>
+<style>${trustedHtml(STYLE)}</style></head>
+<body><main>
+<header><h1>${model.title}</h1><p class="note">refinery report of run ${model.run.name}${model.reproducibility.manifest && typeof model.reproducibility.manifest.startedAt === 'string' ? html`, started ${model.reproducibility.manifest.startedAt}` : ''}</p></header>
+${tableOfContents(model)}
+${overview(model)}
+${baseVsRefiner(inputs)}
+${bias(inputs)}
+${limitations(inputs)}
+${comparison(inputs)}
+${reproducibility(model)}
+${methods(model)}
+</main>
+<script>${trustedHtml(SORT_SCRIPT)}</script>
+</body></html>
+`;
+  return page.value;
+}

@@ -1,0 +1,165 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildReport } from '../../reports/build.js';
+import type { ReportModel } from '../../reports/model.js';
+import { escapeHtml } from '../../reports/html-template.js';
+import { main } from '../../harness/cli.js';
+import { SCRIPT_PROMPT, writeSyntheticRun } from './synthetic-run.js';
+
+let root: string;
+let runDir: string;
+let otherRunDir: string;
+let first: Awaited<ReturnType<typeof buildReport>>;
+
+function read(path: string): string {
+  return readFileSync(path, 'utf8');
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'refinery-report-'));
+  runDir = join(root, 'run-a');
+  otherRunDir = join(root, 'run-b');
+  writeSyntheticRun(runDir);
+  writeSyntheticRun(otherRunDir, { modelHash: 'c'.repeat(64), refinerGain: 0, determinism: { unit: 'x', identical: true, maxAbsDifference: 0 } });
+  first = await buildReport(runDir, { out: join(root, 'out-1') });
+});
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('buildReport on a synthetic run', () => {
+  it('writes every output, one vega-lite spec per chart listed in report.json', () => {
+    const out = join(root, 'out-1');
+    for (const name of ['report.html', 'summary.md', 'scores.csv', 'stats.csv', 'report.json']) expect(existsSync(join(out, name))).toBe(true);
+    expect(first.htmlPath).toBe(join(out, 'report.html'));
+    const model = JSON.parse(read(join(out, 'report.json'))) as ReportModel;
+    const specs = readdirSync(join(out, 'charts')).sort();
+    expect(specs).toEqual(model.charts.map((chart) => `${chart.id}.vl.json`).sort());
+    expect(model.charts.length).toBeGreaterThanOrEqual(8);
+    for (const spec of specs) expect(JSON.parse(read(join(out, 'charts', spec))).config.font).toBe('DejaVu Sans');
+    expect(first.files).toEqual([...first.files].sort());
+  });
+
+  it('escapes every run string: the <script> prompt and the <b> title are text, the only script is the sorter', () => {
+    const page = read(first.htmlPath);
+    expect(page).not.toContain(SCRIPT_PROMPT);
+    expect(page).toContain(escapeHtml(SCRIPT_PROMPT));
+    expect(page).not.toContain('<b>report</b>');
+    expect(page.match(/<script\b/g)).toHaveLength(1);
+    expect(page).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(page).toContain('content="default-src &#39;none&#39;; img-src data:;');
+    // outside fenced code (where the recorded command is shown literally) no run string is markup
+    const markdown = read(join(root, 'out-1', 'summary.md')).replace(/^```[^]*?^```$/gm, '');
+    expect(markdown).toContain('# Synthetic &lt;b&gt;report&lt;/b&gt;');
+    expect(markdown).not.toContain('<script>');
+    expect(markdown).not.toContain('<b>');
+  });
+
+  it('pairs conditions with base-only on (prompt, seed) and reports the number of pairs', () => {
+    const model = JSON.parse(read(join(root, 'out-1', 'report.json'))) as ReportModel;
+    const clip = model.baseVsRefiner.comparisons.filter((row) => row.metric === 'clip_score');
+    expect(clip.map((row) => row.conditionLabel)).toEqual(['handoff=0.8', 'handoff=0.6', 'strength=0.3']);
+    // 5 prompts × 6 seeds, minus the failed handoff=0.8 unit
+    expect(clip.map((row) => row.nPairs)).toEqual([29, 30, 30]);
+    expect(clip.every((row) => row.referenceLabel === 'base-only' && row.test === 'wilcoxon-signed-rank')).toBe(true);
+    // the synthetic refiner adds 1.5 to the CLIP score: the intervals cover it
+    for (const row of clip) {
+      expect(row.difference!.lower).toBeLessThan(1.5);
+      expect(row.difference!.upper).toBeGreaterThan(1.5);
+      expect(row.pHolm).toBeGreaterThanOrEqual(row.pValue!);
+    }
+    const relation = model.baseVsRefiner.comparisons.filter((row) => row.metric === 'relation_correct');
+    expect(relation.every((row) => row.test === 'mcnemar-exact')).toBe(true);
+    // 2 spatial prompts × 5 determined seeds (seed 0 undetermined), minus the failed unit
+    expect(relation.map((row) => row.nPairs)).toEqual([9, 10, 10]);
+    expect(model.settings.bootstrap).toMatchObject({ resamples: 300, seed: 11 });
+    const curves = model.baseVsRefiner.curves.filter((point) => point.metric === 'clip_score' && point.axis === 'handoff');
+    expect(curves.map((point) => point.x).sort()).toEqual([0.6, 0.8, 1]);
+  });
+
+  it('summarizes bias with the classifier named, the label set, and intervals; limitations by model-card theme', () => {
+    const model = JSON.parse(read(join(root, 'out-1', 'report.json'))) as ReportModel;
+    expect(model.bias).toHaveLength(1);
+    const [bias] = model.bias;
+    expect(bias.classifiers).toEqual(['tiny-clip']);
+    expect(bias.labelSet).toEqual(['female', 'male']);
+    expect(bias.conditions).toHaveLength(4);
+    for (const condition of bias.conditions) {
+      expect(condition.prompts).toBe(2);
+      expect(condition.mad!.lower).toBeLessThanOrEqual(condition.mad!.estimate);
+      expect(condition.mad!.upper).toBeGreaterThanOrEqual(condition.mad!.estimate);
+    }
+    expect(bias.changes.map((change) => change.referenceLabel)).toEqual(['base-only', 'base-only', 'base-only']);
+    const page = read(first.htmlPath);
+    expect(page).toContain('as predicted by tiny-clip');
+    expect(page).toContain('never who a depicted person is');
+    const composition = model.limitations.themes.find((theme) => theme.id === 'composition')!;
+    expect(composition.metrics.map((metric) => metric.metric)).toEqual(['relation_correct']);
+    expect(composition.metrics[0].worst.length).toBeGreaterThan(0);
+    expect(composition.metrics[0].worst[0].boxes.map((box) => box.colour)).toEqual(['red', 'blue']);
+    expect(model.limitations.themes.find((theme) => theme.id === 'autoencoder')!.metrics.map((m) => m.metric)).toEqual(['vae_roundtrip_error']);
+    expect(model.limitations.themes.find((theme) => theme.id === 'text')!.metrics).toEqual([]);
+    expect(page).toContain('No probe for this in this run.');
+  });
+
+  it('states the command and that determinism was not checked when the run recorded no check', () => {
+    const model = JSON.parse(read(join(root, 'out-1', 'report.json'))) as ReportModel;
+    expect(model.reproducibility.determinism.status).toBe('not checked');
+    expect(model.reproducibility.command).toBe("refinery run experiments/synthetic.yaml --set 'report.title=it'\\''s <b>'");
+    expect(model.reproducibility.modelHashes.map((entry) => entry.path)).toEqual(['models.base.sha256', 'models.refiner.sha256']);
+    expect(read(first.htmlPath)).toContain('<strong>not checked</strong>');
+  });
+
+  it('writes one scores.csv row per sample × metric', () => {
+    const lines = read(join(root, 'out-1', 'scores.csv')).trimEnd().split('\n');
+    // ok samples: 4 × 5 × 6 − 1 = 119; metrics: clip + vae on all, relation on 2/5 prompts, gender on 2/5 prompts
+    const samples = 119;
+    const expectedRows = samples * 2 + (4 * 2 * 6 - 1) + 4 * 2 * 6;
+    expect(lines).toHaveLength(expectedRows + 1);
+    expect(lines[0].split(',').slice(0, 3)).toEqual(['sample_key', 'condition_id', 'condition_label']);
+  });
+
+  it('rebuilds byte-identical outputs from the same records', async () => {
+    const second = await buildReport(runDir, { out: join(root, 'out-2') });
+    const names = (result: typeof first) => result.files.map((file) => file.slice(file.indexOf('out-') + 6));
+    expect(names(second)).toEqual(names(first));
+    for (const [i, file] of first.files.entries()) expect(readFileSync(second.files[i]).equals(readFileSync(file))).toBe(true);
+  });
+
+  it('--compare pairs two runs on (condition label, prompt text, seed) although their keys differ', async () => {
+    const result = await buildReport(runDir, { out: join(root, 'out-compare'), compare: otherRunDir });
+    const model = JSON.parse(read(join(root, 'out-compare', 'report.json'))) as ReportModel;
+    const clip = model.compare!.rows.filter((row) => row.metric === 'clip_score');
+    expect(clip.map((row) => [row.conditionLabel, row.nPairs])).toEqual([
+      ['base-only', 30],
+      ['handoff=0.8', 29],
+      ['handoff=0.6', 30],
+      ['strength=0.3', 30],
+    ]);
+    expect(model.compare!.otherRun).toBe('run-b');
+    expect(model.charts.some((chart) => chart.section === 'comparison')).toBe(true);
+    expect(read(result.htmlPath)).toContain('Comparison: run-a vs run-b');
+    const otherReport = await buildReport(otherRunDir, { out: join(root, 'out-b') });
+    const otherModel = JSON.parse(read(otherReport.htmlPath.replace('report.html', 'report.json'))) as ReportModel;
+    expect(otherModel.reproducibility.determinism.status).toBe('passed');
+  });
+
+  it('the CLI prints the path of report.html as its last line, and names a missing run folder', async () => {
+    const logs: string[] = [];
+    const errors: string[] = [];
+    const log = console.log;
+    const error = console.error;
+    console.log = (...args: unknown[]) => logs.push(args.join(' '));
+    console.error = (...args: unknown[]) => errors.push(args.join(' '));
+    try {
+      expect(await main(['report', runDir, '--out', join(root, 'out-cli')])).toBe(0);
+      expect(await main(['report', join(root, 'nope')])).toBe(1);
+    } finally {
+      console.log = log;
+      console.error = error;
+    }
+    expect(logs.at(-1)).toMatch(/out-cli\/report\.html$/);
+    expect(errors.join('\n')).toMatch(/run folder not found: .*nope/);
+  });
+});
