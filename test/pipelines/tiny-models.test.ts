@@ -457,7 +457,6 @@ describe('tiny text encoder sensitivity', () => {
     const content = [[320, 1109, 539, 320, 834], [320, 1109, 539, 320, 834, 77, 88]];
     const rows = idRows(tokens, content, pad);
     const feeds = { input_ids: idsTensor(c.ids, rows) };
-    const seq = 77;
     for (const position of [1, 5]) {
       const changed = rows.map((row) => [...row]);
       changed[1][position] = 999;
@@ -479,7 +478,6 @@ describe('tiny text encoder sensitivity', () => {
     const pooled = await compare(path, feeds, { input_ids: idsTensor(c.ids, afterEos) }, c.pooled);
     expect(maxAbsDiff(rowSlice(hidden.before, 2, 0), rowSlice(hidden.after, 2, 0))).toBeGreaterThan(1e-3);
     expect(maxAbsDiff(pooled.before, pooled.after)).toBe(0);
-    expect(seq).toBe(rows[0].length);
   });
 
   it('pools the final-normed state at the first EOS (argmax of input_ids)', async () => {
