@@ -10,6 +10,7 @@ import { hashModelFolder, validateSdxlFolder, type ModelFolderHash } from '../..
 import { ensureTinyModels, type TinyModelOptions } from '../../pipelines/tiny/tiny-models.js';
 import { UserError } from '../../pipelines/errors.js';
 import { createScorer } from '../../probes/registry.js';
+import { buildReport } from '../../reports/build.js';
 import type { Scorer } from '../../probes/types.js';
 import { listSuites } from '../../datasets/index.js';
 import { checkReportSelectors, expandExperiment } from '../experiment/expand.js';
@@ -118,6 +119,6 @@ export async function defaultDependencies(places: RunPlaces = defaultPlaces()): 
     openGenerator: (spec, log) => openSdxlGenerator(spec, log, places),
     expand: expandUnits,
     createScorers: (spec, file, log) => createScorers(spec, file, log, places),
-    // HOOK: reports/ buildReport(runDir, { out }) → { htmlPath } once the report module lands
+    buildReport: async (runDir) => ({ htmlPath: (await buildReport(runDir)).htmlPath }),
   };
 }

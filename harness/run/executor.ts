@@ -69,6 +69,8 @@ export interface ExecuteResult {
   unetCalls: { base: number; refiner: number };
   /** mean seconds per unit of each stage the generator reported */
   stageMeans: Record<string, number>;
+  /** total seconds each scorer spent in this session */
+  scoreSeconds: Record<string, number>;
   peakRssBytes: number;
 }
 
@@ -114,6 +116,7 @@ export class Executor {
   private scoreFailures = 0;
   private stoppedEarly = false;
   private readonly unetCalls = { base: 0, refiner: 0 };
+  private readonly scoreSeconds: Record<string, number> = {};
   /** samples a scorer threw on in this session: not retried until the next run */
   private readonly scoreFailedKeys = new Map<string, Set<string>>();
 
@@ -159,6 +162,7 @@ export class Executor {
       seconds: (this.now() - startedAt) / 1000,
       unetCalls: { ...this.unetCalls },
       stageMeans: progress.stageMeans(),
+      scoreSeconds: { ...this.scoreSeconds },
       peakRssBytes: peakRssBytes(),
     };
   }
@@ -368,7 +372,9 @@ export class Executor {
           if (this.options.failFast) throw new StopRun();
           continue;
         }
-        store.recordTiming(`score:${scorer.id}`, (this.now() - started) / 1000);
+        const seconds = (this.now() - started) / 1000;
+        this.scoreSeconds[scorer.id] = (this.scoreSeconds[scorer.id] ?? 0) + seconds;
+        store.recordTiming(`score:${scorer.id}`, seconds);
       }
     }
   }

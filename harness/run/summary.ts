@@ -41,6 +41,8 @@ export function formatSummary(summary: RunSummary): string[] {
   ];
   const stages = Object.entries(result.stageMeans).filter(([stage]) => stage !== 'total');
   if (stages.length > 0) lines.push(`Mean per image: ${stages.map(([stage, seconds]) => `${stage} ${seconds.toFixed(3)} s`).join(', ')}`);
+  const scoring = Object.entries(result.scoreSeconds);
+  if (scoring.length > 0) lines.push(`Scoring: ${scoring.map(([scorer, seconds]) => `${scorer} ${seconds.toFixed(1)} s`).join(', ')}`);
   if (result.scoreFailures > 0) {
     lines.push(`${result.scoreFailures} scorer call(s) failed; their samples stay unscored and are scored on the next run (see run.log)`);
   }
