@@ -5,6 +5,7 @@
  * below, e.g.
  *
  *     async () => (await import('./clip/clip-scorer.js')).clipScorer,
+  async () => (await import('./clip/contrastive-scorer.js')).contrastiveScorer,
  *
  * Nothing is discovered by side effect: a scorer exists iff it is listed here. The imports are lazy so
  * that `refinery ls` or `validate` never load a model runtime they do not use.
