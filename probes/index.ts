@@ -14,3 +14,6 @@ export { DEFAULT_COLOUR_TABLE, rgbToHsv, classifyRgb, type ColourEntry, type Hsv
 export { biasMetrics, genderImbalance, meanAbsoluteDeviation, normalizedEntropy, meanOverPrompts, poolCounts, groupDistribution, type BiasMetrics, type LabelCounts } from './bias/metrics.js';
 export { buildContrastiveCaptions, pluralize, type ContrastiveCaptions, type Counterfactual, type CounterfactualKind, type CaptionOptions } from './clip/contrastive-captions.js';
 export { contrastiveScorer, CONTRASTIVE_METRICS } from './clip/contrastive-scorer.js';
+export { createOcrScorer, ocrScorer } from './ocr/ocr-scorer.js';
+export { PaddleOcr, type OcrLine, type OcrResult } from './ocr/paddle-ocr.js';
+export { matchText, normalizeForMatch } from './ocr/text-match.js';

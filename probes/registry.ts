@@ -120,6 +120,7 @@ export interface ScorerDefinition {
 const SCORER_MODULES: ReadonlyArray<() => Promise<ScorerDefinition>> = [
   async () => (await import('./geometry/colour-geometry.js')).colourGeometryScorer,
   async () => (await import('./health/health-scorer.js')).healthScorer,
+  async () => (await import('./ocr/ocr-scorer.js')).ocrScorer,
   async () => (await import('./clip/clip-scorer.js')).clipScorer,
 ];
 
