@@ -215,7 +215,7 @@ ${categories.length === 0
 ${model.baseVsRefiner.unpairedConditions.length > 0 ? html`<p class="note">Conditions without a reference to pair with: ${model.baseVsRefiner.unpairedConditions.join(', ')}.</p>` : ''}
 ${metrics.length === 0 ? html`<p class="empty">No continuous or binary scores in this run.</p>` : blocks}
 <h3 id="image-strips">Image strips</h3>
-${strips.length === 0 ? html`<p class="empty">No images.</p>` : html`<p class="note">The same prompt and seed under every condition (first ${model.strips.length} prompt–seed pairs by prompt id).</p>${strips}`}
+${strips.length === 0 ? html`<p class="empty">No images.</p>` : html`<p class="note">The same prompt and seed under every condition (${model.strips.length} prompt–seed pairs: each prompt’s first seed, then the next).</p>${strips}`}
 </section>`;
 }
 

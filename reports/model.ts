@@ -124,9 +124,18 @@ function strips(index: RunIndex, maxStrips: number): Strip[] {
     list.push(unit);
     groups.set(pairKey(unit), list);
   }
-  const ordered = [...groups.values()].sort(
-    (a, b) => (a[0].prompt.id < b[0].prompt.id ? -1 : a[0].prompt.id > b[0].prompt.id ? 1 : a[0].seed - b[0].seed),
-  );
+  // every prompt's first seed before any prompt's second, so the strips show many prompts
+  const seedRank = new Map<string, number>();
+  const seedsByPrompt = new Map<string, number[]>();
+  for (const units of groups.values()) {
+    const seeds = seedsByPrompt.get(units[0].prompt.id) ?? [];
+    seeds.push(units[0].seed);
+    seedsByPrompt.set(units[0].prompt.id, seeds);
+  }
+  for (const [promptId, seeds] of seedsByPrompt) [...new Set(seeds)].sort((a, b) => a - b).forEach((seed, i) => seedRank.set(`${promptId}|seed=${seed}`, i));
+  const ordered = [...groups.entries()]
+    .sort(([keyA, a], [keyB, b]) => seedRank.get(keyA)! - seedRank.get(keyB)! || (a[0].prompt.id < b[0].prompt.id ? -1 : a[0].prompt.id > b[0].prompt.id ? 1 : 0))
+    .map(([, units]) => units);
   const rank = new Map(index.conditions.map((condition, i) => [condition.id, i]));
   return ordered.slice(0, maxStrips).map((units) => ({
     promptId: units[0].prompt.id,
