@@ -17,3 +17,6 @@ export { contrastiveScorer, CONTRASTIVE_METRICS } from './clip/contrastive-score
 export { createOcrScorer, ocrScorer } from './ocr/ocr-scorer.js';
 export { PaddleOcr, type OcrLine, type OcrResult } from './ocr/paddle-ocr.js';
 export { matchText, normalizeForMatch } from './ocr/text-match.js';
+export { detectorGenevalScorer, createDetectorGenevalScorer, judgeDetections, queryClasses, genevalRulesLabel, DETECTOR_GENEVAL_METRICS } from './detector/detector-scorer.js';
+export { OwlDetector, decodeOwlOutputs, nonMaximumSuppression, continuousIoU, type OwlQuery } from './detector/owl-detector.js';
+export { loadOwlFolder, type OwlFolder } from './detector/owl-folder.js';

@@ -6,6 +6,7 @@
  *
  *     async () => (await import('./clip/clip-scorer.js')).clipScorer,
   async () => (await import('./clip/contrastive-scorer.js')).contrastiveScorer,
+  async () => (await import('./bias/attributes.js')).biasAttributesScorer,
  *
  * Nothing is discovered by side effect: a scorer exists iff it is listed here. The imports are lazy so
  * that `refinery ls` or `validate` never load a model runtime they do not use.
@@ -122,6 +123,7 @@ const SCORER_MODULES: ReadonlyArray<() => Promise<ScorerDefinition>> = [
   async () => (await import('./health/health-scorer.js')).healthScorer,
   async () => (await import('./ocr/ocr-scorer.js')).ocrScorer,
   async () => (await import('./clip/clip-scorer.js')).clipScorer,
+  async () => (await import('./detector/detector-scorer.js')).detectorGenevalScorer,
 ];
 
 /**
