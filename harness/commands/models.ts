@@ -126,7 +126,7 @@ const inspectCommand: CommandModule<object, InspectArgs> = {
 };
 
 export const modelsCommand: CommandModule<object, object> = {
-  command: 'models <command>',
+  command: 'models',
   describe: 'Tiny test models and model folder checks (tiny, inspect)',
   builder: (yargs: Argv) => yargs.command(tinyCommand).command(inspectCommand).demandCommand(1, 'Name a models subcommand: tiny or inspect.'),
   handler: () => {},
