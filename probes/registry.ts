@@ -1,12 +1,10 @@
 /**
  * Registries with did-you-mean lookups, and the list of every scorer refinery knows.
  *
- * Adding a scorer: export a `ScorerDefinition` from its module and add ONE line to `SCORER_MODULES`
- * below, e.g.
+ * Adding a scorer: export a `ScorerDefinition` from its module and add ONE line at the end of the
+ * `SCORER_MODULES` array below (not here), of the form
  *
- *     async () => (await import('./clip/clip-scorer.js')).clipScorer,
-  async () => (await import('./clip/contrastive-scorer.js')).contrastiveScorer,
-  async () => (await import('./bias/attributes.js')).biasAttributesScorer,
+ *     async () => (await import('./<folder>/<module>.js')).<definition>,
  *
  * Nothing is discovered by side effect: a scorer exists iff it is listed here. The imports are lazy so
  * that `refinery ls` or `validate` never load a model runtime they do not use.
@@ -123,6 +121,7 @@ const SCORER_MODULES: ReadonlyArray<() => Promise<ScorerDefinition>> = [
   async () => (await import('./health/health-scorer.js')).healthScorer,
   async () => (await import('./ocr/ocr-scorer.js')).ocrScorer,
   async () => (await import('./clip/clip-scorer.js')).clipScorer,
+  async () => (await import('./clip/contrastive-scorer.js')).contrastiveScorer,
   async () => (await import('./detector/detector-scorer.js')).detectorGenevalScorer,
 ];
 
