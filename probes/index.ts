@@ -20,3 +20,4 @@ export { matchText, normalizeForMatch } from './ocr/text-match.js';
 export { detectorGenevalScorer, createDetectorGenevalScorer, judgeDetections, queryClasses, genevalRulesLabel, DETECTOR_GENEVAL_METRICS } from './detector/detector-scorer.js';
 export { OwlDetector, decodeOwlOutputs, nonMaximumSuppression, continuousIoU, type OwlQuery } from './detector/owl-detector.js';
 export { loadOwlFolder, type OwlFolder } from './detector/owl-folder.js';
+export { biasAttributesScorer, classifyZeroShot, DEFAULT_LABEL_SETS, DEFAULT_BIAS_ATTRIBUTE_METRICS, type LabelSet, type ZeroShotResult } from './bias/attributes.js';

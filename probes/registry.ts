@@ -122,6 +122,7 @@ const SCORER_MODULES: ReadonlyArray<() => Promise<ScorerDefinition>> = [
   async () => (await import('./ocr/ocr-scorer.js')).ocrScorer,
   async () => (await import('./clip/clip-scorer.js')).clipScorer,
   async () => (await import('./clip/contrastive-scorer.js')).contrastiveScorer,
+  async () => (await import('./bias/attributes.js')).biasAttributesScorer,
   async () => (await import('./detector/detector-scorer.js')).detectorGenevalScorer,
 ];
 
