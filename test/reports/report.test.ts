@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { buildReport } from '../../reports/build.js';
 import type { ReportModel } from '../../reports/model.js';
 import { escapeHtml } from '../../reports/html-template.js';
 import { main } from '../../harness/cli.js';
+import { RunStore } from '../../harness/store/store.js';
 import { SCRIPT_PROMPT, writeSyntheticRun } from './synthetic-run.js';
 
 let root: string;
@@ -63,10 +64,25 @@ describe('buildReport on a synthetic run', () => {
     // 5 prompts × 6 seeds, minus the failed handoff=0.8 unit
     expect(clip.map((row) => row.nPairs)).toEqual([29, 30, 30]);
     expect(clip.every((row) => row.referenceLabel === 'base-only' && row.test === 'wilcoxon-signed-rank')).toBe(true);
-    // the synthetic refiner adds 1.5 to the CLIP score: the intervals cover it
+    // the paired difference is the mean of (condition − reference) over shared (prompt, seed), computed here from the store
+    const store = RunStore.open(join(runDir, 'refinery.sqlite'), { readonly: true });
+    const clipByKey = new Map(store.scores().filter((score) => score.metric === 'clip_score').map((score) => [score.sampleKey, score.value as number]));
+    const byCondition = new Map<string, Map<string, number>>();
+    for (const unit of store.units()) {
+      const value = clipByKey.get(unit.key);
+      if (value === undefined) continue;
+      const map = byCondition.get((unit.condition as { label: string }).label) ?? new Map<string, number>();
+      map.set(`${unit.prompt.id}|${unit.seed}`, value);
+      byCondition.set((unit.condition as { label: string }).label, map);
+    }
+    store.close();
     for (const row of clip) {
-      expect(row.difference!.lower).toBeLessThan(1.5);
-      expect(row.difference!.upper).toBeGreaterThan(1.5);
+      const reference = byCondition.get('base-only')!;
+      const differences = [...byCondition.get(row.conditionLabel)!].filter(([key]) => reference.has(key)).map(([key, value]) => value - reference.get(key)!);
+      expect(differences).toHaveLength(row.nPairs);
+      expect(row.difference!.estimate).toBeCloseTo(differences.reduce((a, b) => a + b, 0) / differences.length, 10);
+      expect(row.difference!.lower).toBeLessThan(row.difference!.estimate);
+      expect(row.difference!.upper).toBeGreaterThan(row.difference!.estimate);
       expect(row.pHolm).toBeGreaterThanOrEqual(row.pValue!);
     }
     const relation = model.baseVsRefiner.comparisons.filter((row) => row.metric === 'relation_correct');
@@ -125,6 +141,26 @@ describe('buildReport on a synthetic run', () => {
     const names = (result: typeof first) => result.files.map((file) => file.slice(file.indexOf('out-') + 6));
     expect(names(second)).toEqual(names(first));
     for (const [i, file] of first.files.entries()) expect(readFileSync(second.files[i]).equals(readFileSync(file))).toBe(true);
+  });
+
+  it('a run merged from two shards gives the same bytes as the single run', async () => {
+    const shards = [0, 1].map((shard) => {
+      const dir = join(root, `shard-${shard}`, 'run-a');
+      writeSyntheticRun(dir, { shard: shard as 0 | 1 });
+      return dir;
+    });
+    const merged = join(root, 'merged', 'run-a');
+    mkdirSync(join(merged, 'images'), { recursive: true });
+    const store = RunStore.open(join(merged, 'refinery.sqlite'));
+    for (const shard of shards) {
+      store.importFrom(join(shard, 'refinery.sqlite'));
+      cpSync(join(shard, 'images'), join(merged, 'images'), { recursive: true });
+    }
+    store.close();
+    for (const name of ['spec.json', 'manifest.json']) copyFileSync(join(runDir, name), join(merged, name));
+    const fromMerged = await buildReport(merged, { out: join(root, 'out-merged') });
+    expect(fromMerged.files.length).toBe(first.files.length);
+    for (const [i, file] of first.files.entries()) expect(readFileSync(fromMerged.files[i]).equals(readFileSync(file))).toBe(true);
   });
 
   it('--compare pairs two runs on (condition label, prompt text, seed) although their keys differ', async () => {

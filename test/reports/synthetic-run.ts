@@ -53,6 +53,8 @@ export interface SyntheticRunOptions {
   determinism?: unknown;
   /** unit (condition index, prompt index, seed) recorded as failed */
   failed?: [number, number, number];
+  /** write only every other unit (by unit order), as one of two shards would */
+  shard?: 0 | 1;
 }
 
 export function writeSyntheticRun(dir: string, options: SyntheticRunOptions = {}): void {
@@ -75,7 +77,6 @@ export function writeSyntheticRun(dir: string, options: SyntheticRunOptions = {}
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
 
   const store = RunStore.open(join(dir, 'refinery.sqlite'));
-  const rng = new Pcg32(modelHash.charCodeAt(0), 3);
   const units: UnitRow[] = [];
   CONDITIONS.forEach((condition, c) =>
     PROMPTS.forEach((prompt, p) =>
@@ -87,9 +88,11 @@ export function writeSyntheticRun(dir: string, options: SyntheticRunOptions = {}
       }),
     ),
   );
+  const kept = options.shard === undefined ? units : units.filter((_, i) => i % 2 === options.shard);
+  units.splice(0, units.length, ...kept);
   store.addUnits(units);
   const okKeys: string[] = [];
-  units.forEach((unit, i) => {
+  units.forEach((unit) => {
     const c = CONDITIONS.findIndex((condition) => condition.id === unit.conditionId);
     const p = PROMPTS.findIndex((prompt) => prompt.id === unit.prompt.id);
     if (c === failed[0] && p === failed[1] && unit.seed === failed[2]) {
@@ -101,7 +104,7 @@ export function writeSyntheticRun(dir: string, options: SyntheticRunOptions = {}
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
         const o = (y * size + x) * 3;
-        data[o] = (x * 16 + i * 7) & 255;
+        data[o] = (x * 16 + parseInt(unit.key.slice(0, 2), 16)) & 255;
         data[o + 1] = (y * 16 + c * 60) & 255;
         data[o + 2] = (p * 50 + unit.seed * 20) & 255;
       }
@@ -135,6 +138,8 @@ export function writeSyntheticRun(dir: string, options: SyntheticRunOptions = {}
   for (const unit of units) {
     if (!okKeys.includes(unit.key)) continue;
     const condition = CONDITIONS.find((cond) => cond.id === unit.conditionId)!;
+    // values drawn per unit, so any subset of units (a shard) has the same values as the full run
+    const rng = Pcg32.fromLabel(7, unit.key);
     const refined = condition.mode !== 'base-only';
     records.clip.push({ sampleKey: unit.key, scorer: 'clip', metric: 'clip_score', value: 25 + (refined ? gain : 0) + 2 * rng.nextGaussian() });
     records.health.push({ sampleKey: unit.key, scorer: 'health', metric: 'vae_roundtrip_error', value: 0.05 + 0.01 * rng.nextFloat() });
