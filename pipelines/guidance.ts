@@ -66,6 +66,8 @@ export interface UnetConditioning {
 export interface NoisePredictionOptions {
   guidanceScale: number;
   guidanceRescale?: number;
+  /** Reused for the doubled `[x; x]` sample feed across the steps of one loop (allocated when absent). */
+  workspace?: { sample?: Float32Array };
   /** Test hook: sees (and may change) copies of the UNet feeds before the call. */
   inspectFeeds?: (feeds: Record<string, HostTensor>) => void;
 }
@@ -86,7 +88,10 @@ export async function predictNoise(
   const batch = conditioning.guided ? 2 : 1;
   let sample = scaledLatents;
   if (conditioning.guided) {
-    sample = new Float32Array(scaledLatents.length * 2);
+    const size = scaledLatents.length * 2;
+    const reusable = options.workspace?.sample;
+    sample = reusable && reusable.length === size ? reusable : new Float32Array(size);
+    if (options.workspace) options.workspace.sample = sample;
     sample.set(scaledLatents, 0);
     sample.set(scaledLatents, scaledLatents.length);
   }

@@ -21,3 +21,13 @@ export { handoffCutoff, ensembleSplit, sdeditSplit, planGeneration, schedulerFor
 export * from './tiny/tiny-models.js';
 export * from './model-folder.js';
 export { resizeRgb, resampleTaps, resampleFilterFromPilCode, PIL_RESAMPLE_CODES, type ResampleFilter, type ResampleTaps } from './image/resize.js';
+export { OnnxSession, LazySession, toOrtTensor, float32ToFloat16Bits, float16BitsToFloat32, float32ToFloat16Array, float16ToFloat32Array, type HostTensor, type FloatTensor, type SessionOptions, type IoSpec } from './session.js';
+export { EmbeddingCache, type EncodedPrompt, type EmbeddingCacheOptions } from './embedding-cache.js';
+export { encodePrompt, encodeBaseConditioning, encodeRefinerConditioning, concatHidden, type PromptTokenizer, type TextEncoder, type TextConditioning, type ConditioningOptions, type EncodeContext } from './text-encoding.js';
+export { baseTimeIds, refinerTimeIds, timeIdsFeed, timeIdWidthMismatch, DEFAULT_AESTHETIC_SCORE, DEFAULT_NEGATIVE_AESTHETIC_SCORE, type TimeIdRows, type BaseTimeIdOptions, type RefinerTimeIdOptions } from './time-ids.js';
+export { combineGuidance, rescaleGuidance, besselStd, predictNoise, type UnetConditioning, type NoisePredictionOptions } from './guidance.js';
+export { decodeLatents, encodeImage, decodedToRgb, rgbToVaeInput, unscaleLatents, sampleLatentDistribution, roundHalfEven, countNonFinite, type DecodeResult, type EncodeResult, type PixelConversion } from './vae.js';
+export { runSdxlBase, initialLatents, checkSize, type SdxlModel, type PipelineContext, type BaseRequest, type BaseResult, type LatentSnapshot } from './sdxl-base.js';
+export { runSdxlRefiner, type RefinerRequest, type RefinerResult, type RefinerStart } from './sdxl-refiner.js';
+export { SdxlEnsemble, generateIndependently, checkTrajectorySpec, type Branch, type TrajectorySpec, type BranchResult, type BaseStage, type EnsembleLoadOptions } from './ensemble.js';
+export { generationTexts, a1111Parameters, a1111Sampler, readGenerationRecord, REFINERY_VERSION, type GenerationRecord, type ModelIdentity } from './image/metadata.js';

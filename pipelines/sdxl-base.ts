@@ -129,6 +129,7 @@ export async function runSdxlBase(model: SdxlModel, request: BaseRequest, contex
   const unet = await model.unet.get();
   const snapshotAfter = new Set(request.snapshotAfter ?? []);
   const snapshots = new Map<number, LatentSnapshot>();
+  const workspace = {};
   const loopStart = performance.now();
   if (snapshotAfter.has(0)) snapshots.set(0, { latents: Float32Array.from(latents), denoiseMs: 0 });
   for (let i = 0; i < stopAfter; i++) {
@@ -137,6 +138,7 @@ export async function runSdxlBase(model: SdxlModel, request: BaseRequest, contex
     const noise = await predictNoise(unet, modelInput, latentDims, t, conditioning, {
       guidanceScale: request.guidance,
       guidanceRescale: request.guidanceRescale,
+      workspace,
       inspectFeeds: context.inspectUnetFeeds && ((feeds) => context.inspectUnetFeeds!('base', feeds)),
     });
     latents = scheduler.step(noise, t, latents, generator).prevSample;

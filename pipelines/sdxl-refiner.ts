@@ -105,6 +105,7 @@ export async function runSdxlRefiner(model: SdxlModel, request: RefinerRequest, 
 
   // 6. denoising loop over timesteps[beginIndex:]
   const unet = await model.unet.get();
+  const workspace = {};
   const loopStart = performance.now();
   for (let i = beginIndex; i < timesteps.length; i++) {
     const t = timesteps[i];
@@ -112,6 +113,7 @@ export async function runSdxlRefiner(model: SdxlModel, request: RefinerRequest, 
     const noise = await predictNoise(unet, modelInput, latentDims, t, conditioning, {
       guidanceScale: request.guidance,
       guidanceRescale: request.guidanceRescale,
+      workspace,
       inspectFeeds: context.inspectUnetFeeds && ((feeds) => context.inspectUnetFeeds!('refiner', feeds)),
     });
     latents = scheduler.step(noise, t, latents, generator).prevSample;

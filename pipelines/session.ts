@@ -151,7 +151,6 @@ export class OnnxSession {
       const value = results[name];
       out[name] = fromOrtTensor(value, `${this.label} output ${name}`);
     }
-    for (const value of Object.values(results)) value.dispose?.();
     return out;
   }
 
@@ -225,8 +224,8 @@ function fromOrtTensor(value: ort.OnnxValue | undefined, what: string): FloatTen
   const dims = [...tensor.dims];
   switch (tensor.type) {
     case 'float32':
-      // copy: the result may be a view into a buffer the binding reuses
-      return { data: new Float32Array(tensor.data as Float32Array), dims };
+      // onnxruntime-node hands every output its own buffer (never reused by a later run): no copy
+      return { data: tensor.data as Float32Array, dims };
     case 'float16':
       return { data: float16ToFloat32Array(tensor.data as Uint16Array), dims };
     case 'float64':

@@ -33,18 +33,26 @@ export interface PixelConversion {
 export function decodedToRgb(decoded: Float32Array, height: number, width: number): PixelConversion {
   const plane = height * width;
   if (decoded.length !== plane * 3) throw new Error(`decoded image has ${decoded.length} values, expected 3·${height}·${width}`);
-  let nonFinite = 0;
-  for (let i = 0; i < decoded.length; i++) if (!Number.isFinite(decoded[i])) nonFinite++;
-  if (nonFinite > 0) return { image: null, nonFinite };
+  const f32 = Math.fround;
   const data = new Uint8Array(plane * 3);
+  let nonFinite = 0;
   for (let channel = 0; channel < 3; channel++) {
     const offset = channel * plane;
-    for (let p = 0; p < plane; p++) {
-      let y = Math.fround(Math.fround(decoded[offset + p] * 0.5) + 0.5);
+    for (let p = 0, out = channel; p < plane; p++, out += 3) {
+      const x = decoded[offset + p];
+      if (x - x !== 0) {
+        nonFinite++; // NaN or ±Inf
+        continue;
+      }
+      let y = f32(f32(x * 0.5) + 0.5);
       y = y < 0 ? 0 : y > 1 ? 1 : y;
-      data[p * 3 + channel] = roundHalfEven(Math.fround(y * 255));
+      const v = f32(y * 255); // in [0, 255]
+      // round half to even: v + 0.5 is exact in double, so a tie shows as r − v === 0.5
+      const r = (v + 0.5) | 0;
+      data[out] = r - v === 0.5 && (r & 1) === 1 ? r - 1 : r;
     }
   }
+  if (nonFinite > 0) return { image: null, nonFinite };
   return { image: { width, height, data }, nonFinite: 0 };
 }
 

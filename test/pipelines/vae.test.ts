@@ -65,3 +65,34 @@ describe('pixel conversion (spec §9)', () => {
     expect(sample[3]).toBeCloseTo(0.4 + 0.5 * Math.exp(10), 1); // clamped to 20
   });
 });
+
+describe('pixel conversion agrees with the plain spec formula', () => {
+  it('on random values, exact ties and out-of-range values', () => {
+    const values: number[] = [];
+    let state = 99;
+    for (let i = 0; i < 30000; i++) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      values.push(Math.fround(((state / 2 ** 32) * 2.4 - 1.2)));
+    }
+    // every k/255 tie point the conversion can hit: x with f32(f32(f32(x·0.5)+0.5)·255) = k + 0.5
+    for (let k = 0; k < 255; k++) {
+      let x = Math.fround(((k + 0.5) / 255) * 2 - 1);
+      for (let d = -64; d <= 64; d++) values.push(Math.fround(x + d * 2 ** -24));
+    }
+    values.push(-0, 0, 1, -1, 2 ** -140, -(2 ** -140));
+    while (values.length % 3 !== 0) values.push(0);
+    const plane = values.length / 3;
+    const decoded = Float32Array.from(values);
+    const { image } = decodedToRgb(decoded, 1, plane);
+    const mismatches: number[] = [];
+    for (let c = 0; c < 3; c++) {
+      for (let p = 0; p < plane; p++) {
+        const x = decoded[c * plane + p];
+        const y = Math.min(Math.max(Math.fround(Math.fround(x * 0.5) + 0.5), 0), 1);
+        const expected = roundHalfEven(Math.fround(y * 255));
+        if (image!.data[p * 3 + c] !== expected) mismatches.push(x);
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+});
