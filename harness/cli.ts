@@ -2,9 +2,11 @@ import yargs from 'yargs';
 import { isUserError } from '../pipelines/errors.js';
 import { commands } from './commands/index.js';
 
+/** A usage error found by yargs (unknown flag, bad choice): thrown so no command handler runs. */
+class UsageError extends Error {}
+
 /** Runs the CLI with the given arguments and resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  let exitCode = 0;
   const parser = yargs(argv)
     .scriptName('refinery')
     .usage('$0 <command> [options]\n\nEvaluate and bias-probe SDXL base + refiner on ONNX Runtime.')
@@ -17,18 +19,20 @@ export async function main(argv: string[]): Promise<number> {
     .version(false)
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .fail((message, error) => {
-      if (error) throw error;
-      console.error(`${message}\n\nRun 'refinery --help' or 'refinery <command> --help'.`);
-      exitCode = 2;
+      throw error ?? new UsageError(message);
     });
   try {
     await parser.parseAsync();
   } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n\nRun 'refinery --help' or 'refinery <command> --help'.`);
+      return 2;
+    }
     if (isUserError(error)) {
       console.error(`error: ${error.message}`);
       return 1;
     }
     throw error;
   }
-  return exitCode || (typeof process.exitCode === 'number' ? process.exitCode : 0);
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }
