@@ -21,3 +21,5 @@ export { detectorGenevalScorer, createDetectorGenevalScorer, judgeDetections, qu
 export { OwlDetector, decodeOwlOutputs, nonMaximumSuppression, continuousIoU, type OwlQuery } from './detector/owl-detector.js';
 export { loadOwlFolder, type OwlFolder } from './detector/owl-folder.js';
 export { biasAttributesScorer, classifyZeroShot, DEFAULT_LABEL_SETS, DEFAULT_BIAS_ATTRIBUTE_METRICS, type LabelSet, type ZeroShotResult } from './bias/attributes.js';
+export { imageError, psnrFromMse, PSNR_CAP_DB } from './health/image-error.js';
+export { createVaeRoundTripScorer, vaeRoundTrip, vaeRoundTripScorer } from './health/vae-roundtrip.js';

@@ -120,6 +120,7 @@ const SCORER_MODULES: ReadonlyArray<() => Promise<ScorerDefinition>> = [
   async () => (await import('./geometry/colour-geometry.js')).colourGeometryScorer,
   async () => (await import('./health/health-scorer.js')).healthScorer,
   async () => (await import('./ocr/ocr-scorer.js')).ocrScorer,
+  async () => (await import('./health/vae-roundtrip.js')).vaeRoundTripScorer,
   async () => (await import('./clip/clip-scorer.js')).clipScorer,
   async () => (await import('./clip/contrastive-scorer.js')).contrastiveScorer,
   async () => (await import('./bias/attributes.js')).biasAttributesScorer,
