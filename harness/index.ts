@@ -8,3 +8,14 @@ export { canonicalJson, contentKey, sha256Hex, unitKey, trajectoryKey, unitSetKe
 export { collectPrompts, resolvePrompts, type ResolvedPrompts } from './experiment/prompts.js';
 export { RunStore, STORE_SCHEMA_VERSION } from './store/store.js';
 export type { UnitRow, SampleRow, SampleStatus, StoredScore, StoreCounts, TimingRow, ScorerIdentity } from './store/store.js';
+export { runExperiment, chooseOrder, runFolderFor, type RunOptions, type RunDependencies, type RunIo, type RunOutcome, type OpenedGenerator } from './run/run-experiment.js';
+export { defaultDependencies, defaultPlaces, loadExperimentOrThrow, expandUnits, createScorers, openSdxlGenerator, type RunPlaces } from './run/dependencies.js';
+export { execute, Executor, type ExecuteOptions, type ExecuteResult, type ExecutionOrder } from './run/executor.js';
+export { planTrajectories, chunkTrajectories, countEvaluations, createUnetCallCounter, shardUnits, parseShard, shardFolderName, trajectorySpecFor, branchFor, type TrajectoryPlan, type PlannedUnit, type ShardSpec, type EvaluationCounts } from './run/planner.js';
+export type { ImageGenerator } from './run/generator.js';
+export { mergeRuns, type MergeResult } from './run/merge.js';
+export { runStatus, formatStatus, type RunStatus } from './run/status.js';
+export { RunLock, inspectLock, LOCK_FILE, type LockInfo } from './run/lock.js';
+export { runPaths, imageRelativePath, type RunPaths } from './run/run-folder.js';
+export { writeFileAtomic, writeJsonAtomic } from './run/atomic.js';
+export type { RunManifest, SessionRecord } from './run/manifest.js';
