@@ -17,5 +17,4 @@ export { mergeRuns, type MergeResult } from './run/merge.js';
 export { runStatus, formatStatus, type RunStatus } from './run/status.js';
 export { RunLock, inspectLock, LOCK_FILE, type LockInfo } from './run/lock.js';
 export { runPaths, imageRelativePath, type RunPaths } from './run/run-folder.js';
-export { writeFileAtomic, writeJsonAtomic } from './run/atomic.js';
 export type { RunManifest, SessionRecord } from './run/manifest.js';
