@@ -9,7 +9,7 @@ import { Progress } from '../../harness/run/progress.js';
 import { ensureRunFolders, runPaths, type RunPaths } from '../../harness/run/run-folder.js';
 import { RunStore } from '../../harness/store/store.js';
 import type { Unit } from '../../harness/experiment/types.js';
-import { runExperiment } from '../../harness/run/run-experiment.js';
+import { chooseOrder, runExperiment } from '../../harness/run/run-experiment.js';
 import { defaultDependencies } from '../../harness/run/dependencies.js';
 import { collectingSink, fakeDependencies, FakeGenerator, FakeScorer, makeUnits, testPlaces, writeExperiment } from './run-fixtures.js';
 
@@ -271,5 +271,46 @@ describe('with the tiny SDXL pipeline', () => {
     expect(new Set(shared.shas.values()).size).toBe(16);
     expect(independent.shas).toEqual(shared.shas);
     expect(modelMajor.shas).toEqual(shared.shas);
+  });
+});
+
+describe('progress and order choice', () => {
+  it('draws a bar with ETA and per-stage means on a TTY, plain lines otherwise, nothing when quiet', () => {
+    let now = 0;
+    const tty: string[] = [];
+    const bar = new Progress({ sink: { isTTY: true, columns: 200, write: (t) => tty.push(t) }, now: () => now });
+    bar.start(4, 0);
+    now = 10_000;
+    bar.unit({ key: 'a', status: 'ok', label: 'base-only p/1 seed=0', timings: { baseDenoise: 2, vaeDecode: 0.5, total: 2.5 } });
+    now = 20_000;
+    bar.unit({ key: 'b', status: 'failed', label: 'handoff=0.8 p/1 seed=0', error: 'NaN', timings: { baseDenoise: 4, total: 4 } });
+    bar.finish();
+    const drawn = tty.join('');
+    // 2 of 4 done in 20 s: 20 s left; 6 images per minute
+    expect(drawn).toContain('\r\x1b[2K[############............] 2/4 · 1 failed · 6.0 img/min · ETA 20s · baseDenoise 3.00s vaeDecode 0.50s');
+    expect(drawn).toContain('[2/4] FAILED handoff=0.8 p/1 seed=0: NaN (4.00 s)\n');
+
+    const plain: string[] = [];
+    const lines = new Progress({ sink: { write: (t) => plain.push(t) }, now: () => now });
+    lines.start(1, 3);
+    lines.unit({ key: 'a', status: 'ok', label: 'x', timings: {} });
+    expect(plain).toEqual(['1 unit(s) to run, 3 already done\n', '[1/1] ok x\n']);
+
+    const quiet: string[] = [];
+    const silent = new Progress({ sink: { isTTY: true, write: (t) => quiet.push(t) }, quiet: true });
+    silent.start(1, 0);
+    silent.unit({ key: 'a', status: 'ok', label: 'x', timings: {} });
+    silent.finish();
+    expect(quiet).toEqual([]);
+  });
+
+  it('chooses model-major order on request or when the models take most of free memory', () => {
+    const gib = 1024 ** 3;
+    expect(chooseOrder(false, 2 * gib, 16 * gib)).toEqual({ order: 'shared', reason: null });
+    expect(chooseOrder(true, 2 * gib, 16 * gib)).toEqual({ order: 'model-major', reason: '--low-memory' });
+    expect(chooseOrder(false, 13 * gib, 16 * gib)).toEqual({
+      order: 'model-major',
+      reason: 'automatic: the models (13.0 GiB) exceed 60% of free memory (16.0 GiB)',
+    });
   });
 });

@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RunLock } from '../../harness/run/lock.js';
 import { mergeRuns } from '../../harness/run/merge.js';
 import { countEvaluations, parseShard, planTrajectories, shardUnits, unetCallsFor } from '../../harness/run/planner.js';
 import { runExperiment, type RunOptions } from '../../harness/run/run-experiment.js';
@@ -131,6 +132,21 @@ describe('shards end to end (fake pipeline)', () => {
     expect(status.total.units).toBe(24);
     expect(status.total.missing).toBe(24 - status.total.ok);
     expect(formatStatus(status).join('\n')).toMatch(/\(none\)\s+0\/3.*not started/);
+  });
+
+  it('refuses a second process on the same run folder but lets another shard run beside it', async () => {
+    const file = writeExperiment(dir);
+    mkdirSync(join(dir, 'busy', 'shard-0-of-2'), { recursive: true });
+    const holder = RunLock.acquire(join(dir, 'busy', 'shard-0-of-2'));
+    try {
+      await expect(run({ file, out: join(dir, 'busy'), shard: '0/2' })).rejects.toThrow(
+        new RegExp(`run folder .*shard-0-of-2 is in use by pid ${process.pid}.*run a different shard \\(--shard i/N\\)`),
+      );
+      const other = await run({ file, out: join(dir, 'busy'), shard: '1/2' });
+      expect(other.exitCode).toBe(0);
+    } finally {
+      holder.release();
+    }
   });
 
   it('refuses to resume a folder that holds a different experiment or another shard', async () => {
