@@ -3,7 +3,11 @@
  * scores.csv (one row per sample × metric) and stats.csv (every number the report shows), written
  * with csv-writer's stringifier so the files can be written atomically.
  */
-import { createObjectCsvStringifier } from 'csv-writer';
+import { createRequire } from 'node:module';
+
+// csv-writer is CommonJS whose "types" point at TypeScript sources, which confuses ESM loaders
+// (tsx resolves it without its named exports); require() gets the compiled module everywhere
+const csvWriter = createRequire(import.meta.url)('csv-writer') as typeof import('csv-writer');
 import type { RunIndex } from './observations.js';
 import type { ReportModel } from './model.js';
 
@@ -14,7 +18,7 @@ function cell(value: unknown): string {
 }
 
 function toCsv(columns: string[], rows: Record<string, unknown>[]): string {
-  const stringifier = createObjectCsvStringifier({ header: columns.map((id) => ({ id, title: id })), recordDelimiter: '\n' });
+  const stringifier = csvWriter.createObjectCsvStringifier({ header: columns.map((id) => ({ id, title: id })), recordDelimiter: '\n' });
   const records = rows.map((row) => Object.fromEntries(columns.map((column) => [column, cell(row[column])])));
   return stringifier.getHeaderString()! + stringifier.stringifyRecords(records);
 }

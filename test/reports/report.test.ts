@@ -1,6 +1,8 @@
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport } from '../../reports/build.js';
 import type { ReportModel } from '../../reports/model.js';
@@ -9,6 +11,7 @@ import { main } from '../../harness/cli.js';
 import { RunStore } from '../../harness/store/store.js';
 import { SCRIPT_PROMPT, writeSyntheticRun } from './synthetic-run.js';
 
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 let root: string;
 let runDir: string;
 let otherRunDir: string;
@@ -181,21 +184,24 @@ describe('buildReport on a synthetic run', () => {
     expect(otherModel.reproducibility.determinism.status).toBe('passed');
   });
 
-  it('the CLI prints the path of report.html as its last line, and names a missing run folder', async () => {
-    const logs: string[] = [];
+  it('the CLI (bin/refinery.mjs, as users run it) prints the path of report.html as its last line', () => {
+    const stdout = execFileSync(process.execPath, [join(repoRoot, 'bin', 'refinery.mjs'), 'report', runDir, '--out', join(root, 'out-cli')], { encoding: 'utf8' });
+    const lastLine = stdout.trimEnd().split('\n').at(-1)!;
+    expect(resolve(lastLine)).toBe(join(root, 'out-cli', 'report.html'));
+    expect(readFileSync(join(root, 'out-cli', 'report.html')).equals(readFileSync(first.htmlPath))).toBe(true);
+  });
+
+  it('names a missing run folder and a folder that is not a run', async () => {
     const errors: string[] = [];
-    const log = console.log;
     const error = console.error;
-    console.log = (...args: unknown[]) => logs.push(args.join(' '));
     console.error = (...args: unknown[]) => errors.push(args.join(' '));
     try {
-      expect(await main(['report', runDir, '--out', join(root, 'out-cli')])).toBe(0);
       expect(await main(['report', join(root, 'nope')])).toBe(1);
+      expect(await main(['report', join(root, 'out-1')])).toBe(1);
     } finally {
-      console.log = log;
       console.error = error;
     }
-    expect(logs.at(-1)).toMatch(/out-cli\/report\.html$/);
-    expect(errors.join('\n')).toMatch(/run folder not found: .*nope/);
+    expect(errors[0]).toMatch(/run folder not found: .*nope/);
+    expect(errors[1]).toMatch(/out-1 is not a run folder: it has no refinery\.sqlite/);
   });
 });
