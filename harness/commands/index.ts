@@ -10,6 +10,7 @@ import { modelsCommand } from './models.js';
 import { reportCommand } from './report.js';
 import { generateCommand } from './generate.js';
 import { lsCommand } from './ls.js';
+import { scoreCommand } from './score.js';
 
 // Every CLI command, in the order `refinery --help` lists them. Add one line per command module.
 export const commands: CommandModule<any, any>[] = [
@@ -23,5 +24,6 @@ export const commands: CommandModule<any, any>[] = [
   modelsCommand,
   generateCommand,
   reportCommand,
+  scoreCommand,
   lsCommand,
 ];
