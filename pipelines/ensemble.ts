@@ -95,6 +95,8 @@ export interface EnsembleLoadOptions {
   log?: (line: string) => void;
   /** release the base UNet before the refiner runs in `generate` (one UNet resident) */
   unloadBaseBeforeRefiner?: boolean;
+  /** ONNX Runtime intra-op threads per session (default: ORT's choice, one per core) */
+  intraOpNumThreads?: number;
   /** where model file hashes are cached between runs (optional) */
   hashCacheFile?: string;
   /** bound on the embedding cache */
@@ -124,7 +126,7 @@ export class SdxlEnsemble {
     private readonly options: EnsembleLoadOptions,
   ) {
     const log = options.log ?? (() => {});
-    const sessionOptions = { provider: options.device ?? 'cpu', log };
+    const sessionOptions = { provider: options.device ?? 'cpu', log, ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}) };
     const cacheId = (role: 'base' | 'refiner', encoder: string, tokenizer: string) => () => this.encoderCacheId(role, encoder, tokenizer);
     this.base = { info: baseInfo, model: toModel(baseInfo, sessionOptions, cacheId) };
     this.refiner = refinerInfo ? { info: refinerInfo, model: toModel(refinerInfo, sessionOptions, cacheId) } : null;
@@ -340,14 +342,18 @@ export class SdxlEnsemble {
     return { base: await this.base.model.unet.runMs(), refiner: this.refiner ? await this.refiner.model.unet.runMs() : 0 };
   }
 
-  /** Milliseconds inside `session.run` summed over every session of both models. */
-  async sessionRunMs(): Promise<number> {
-    let total = 0;
+  /** Wall and process-CPU milliseconds inside `session.run`, summed over every session of both models. */
+  async sessionRunTotals(): Promise<{ wallMs: number; cpuMs: number }> {
+    let wallMs = 0;
+    let cpuMs = 0;
     for (const loaded of [this.base, this.refiner]) {
       if (!loaded) continue;
-      for (const session of sessionsOf(loaded.model)) total += await session.runMs();
+      for (const session of sessionsOf(loaded.model)) {
+        wallMs += await session.runMs();
+        cpuMs += await session.runCpuMs();
+      }
     }
-    return total;
+    return { wallMs, cpuMs };
   }
 
   async dispose(): Promise<void> {
@@ -494,6 +500,7 @@ type CacheIdFactory = (role: 'base' | 'refiner', encoderFolder: string, tokenize
 interface ModelSessionOptions {
   provider: string;
   log: (line: string) => void;
+  intraOpNumThreads?: number;
 }
 
 function textEncoderOf(

@@ -46,6 +46,8 @@ const INT_TYPES = new Set(['int64', 'int32', 'int16', 'int8', 'uint8', 'uint16',
 export class OnnxSession {
   /** Milliseconds spent inside `session.run` since creation (for overhead accounting). */
   runMs = 0;
+  /** Process CPU milliseconds (user + system, all threads) spent inside `session.run`. */
+  runCpuMs = 0;
   runCount = 0;
   private disposed = false;
 
@@ -134,6 +136,7 @@ export class OnnxSession {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const io of this.inputs) ortFeeds[io.name] = toOrtTensor(io, feeds[io.name], this.label);
     const started = performance.now();
+    const cpuStarted = process.cpuUsage();
     let results: ort.InferenceSession.ReturnType;
     try {
       results = fetches ? await this.session.run(ortFeeds, [...fetches]) : await this.session.run(ortFeeds);
@@ -144,6 +147,8 @@ export class OnnxSession {
       throw error;
     } finally {
       this.runMs += performance.now() - started;
+      const cpu = process.cpuUsage(cpuStarted);
+      this.runCpuMs += (cpu.user + cpu.system) / 1000;
       this.runCount += 1;
     }
     const out: Record<string, FloatTensor> = {};
@@ -317,6 +322,7 @@ export class LazySession {
   private loading: Promise<OnnxSession> | null = null;
   /** `session.run` time of sessions already released, so totals survive a release */
   private releasedRunMs = 0;
+  private releasedRunCpuMs = 0;
   private releasedRunCount = 0;
 
   constructor(
@@ -341,6 +347,11 @@ export class LazySession {
     return this.releasedRunMs + (this.loading ? (await this.loading).runMs : 0);
   }
 
+  /** Process CPU milliseconds inside `session.run`, across releases. */
+  async runCpuMs(): Promise<number> {
+    return this.releasedRunCpuMs + (this.loading ? (await this.loading).runCpuMs : 0);
+  }
+
   async runCount(): Promise<number> {
     return this.releasedRunCount + (this.loading ? (await this.loading).runCount : 0);
   }
@@ -351,6 +362,7 @@ export class LazySession {
     this.loading = null;
     const session = await loading;
     this.releasedRunMs += session.runMs;
+    this.releasedRunCpuMs += session.runCpuMs;
     this.releasedRunCount += session.runCount;
     await session.dispose();
   }

@@ -33,7 +33,7 @@ export interface PixelConversion {
 export function decodedToRgb(decoded: Float32Array, height: number, width: number): PixelConversion {
   const plane = height * width;
   if (decoded.length !== plane * 3) throw new Error(`decoded image has ${decoded.length} values, expected 3·${height}·${width}`);
-  const f32 = Math.fround;
+  const thresholds = BYTE_THRESHOLDS;
   const data = new Uint8Array(plane * 3);
   let nonFinite = 0;
   for (let channel = 0; channel < 3; channel++) {
@@ -44,17 +44,57 @@ export function decodedToRgb(decoded: Float32Array, height: number, width: numbe
         nonFinite++; // NaN or ±Inf
         continue;
       }
-      let y = f32(f32(x * 0.5) + 0.5);
-      y = y < 0 ? 0 : y > 1 ? 1 : y;
-      const v = f32(y * 255); // in [0, 255]
-      // round half to even: v + 0.5 is exact in double, so a tie shows as r − v === 0.5
-      const r = (v + 0.5) | 0;
-      data[out] = r - v === 0.5 && (r & 1) === 1 ? r - 1 : r;
+      // a guess within one of the exact byte, then corrected against the exact thresholds
+      const guess = x * 127.5 + 128;
+      let byte = guess < 0 ? 0 : guess > 255 ? 255 : guess | 0;
+      if (x < thresholds[byte]) byte--;
+      else if (x >= thresholds[byte + 1]) byte++;
+      data[out] = byte;
     }
   }
   if (nonFinite > 0) return { image: null, nonFinite };
   return { image: { width, height, data }, nonFinite: 0 };
 }
+
+/** The spec formula for one finite decoder value: clamp(f32(f32(x·0.5) + 0.5)), f32(·255), half-even. */
+export function decodedValueToByte(x: number): number {
+  let y = Math.fround(Math.fround(x * 0.5) + 0.5);
+  y = y < 0 ? 0 : y > 1 ? 1 : y;
+  return roundHalfEven(Math.fround(y * 255));
+}
+
+/**
+ * `thresholds[k]` = the smallest float32 x with `decodedValueToByte(x) ≥ k` (the map is monotonic),
+ * with −Inf at 0 and +Inf at 256, found by bisection over float32 values. With them the byte of x is
+ * the k with thresholds[k] ≤ x < thresholds[k + 1] — exactly the spec formula, fewer operations.
+ */
+const BYTE_THRESHOLDS: Float64Array = (() => {
+  const table = new Float64Array(257);
+  table[0] = -Infinity;
+  table[256] = Infinity;
+  const bits = new Uint32Array(1);
+  const asFloat = new Float32Array(bits.buffer);
+  // order-preserving map between float32 values and integers
+  const toKey = (x: number) => {
+    asFloat[0] = x;
+    return bits[0] & 0x80000000 ? 0x7fffffff - (bits[0] & 0x7fffffff) : 0x7fffffff + 1 + bits[0];
+  };
+  const fromKey = (key: number) => {
+    bits[0] = key > 0x7fffffff ? key - 0x80000000 : (0x7fffffff - key) | 0x80000000;
+    return asFloat[0];
+  };
+  for (let k = 1; k < 256; k++) {
+    let low = toKey(-2); // byte 0
+    let high = toKey(2); // byte 255
+    while (high - low > 1) {
+      const mid = Math.floor((low + high) / 2);
+      if (decodedValueToByte(fromKey(mid)) >= k) high = mid;
+      else low = mid;
+    }
+    table[k] = fromKey(high);
+  }
+  return table;
+})();
 
 /**
  * 8-bit RGB → VAE encoder input [1, 3, H, W] as diffusers' `VaeImageProcessor.preprocess` does for

@@ -166,8 +166,8 @@ describe('SdxlEnsemble', () => {
 
 describe('exporter generations and fp16', () => {
   it.each([
-    ['generation A', { exporter: 'A' as const }],
-    ['fp16', { fp16: true }],
+    ['generation A', { exporter: 'A' as const, fp16: false }],
+    ['fp16', { exporter: 'B' as const, fp16: true }],
   ])('%s models run every mode', async (_, options) => {
     const lines: string[] = [];
     const tiny = await ensureTinyModels(cacheDir, options);

@@ -79,7 +79,7 @@ describe('pixel conversion agrees with the plain spec formula', () => {
       let x = Math.fround(((k + 0.5) / 255) * 2 - 1);
       for (let d = -64; d <= 64; d++) values.push(Math.fround(x + d * 2 ** -24));
     }
-    values.push(-0, 0, 1, -1, 2 ** -140, -(2 ** -140));
+    values.push(-0, 0, 1, -1, 2 ** -140, -(2 ** -140), 3e38, -3e38, 1.0000001, -1.0000001);
     while (values.length % 3 !== 0) values.push(0);
     const plane = values.length / 3;
     const decoded = Float32Array.from(values);
@@ -89,7 +89,7 @@ describe('pixel conversion agrees with the plain spec formula', () => {
       for (let p = 0; p < plane; p++) {
         const x = decoded[c * plane + p];
         const y = Math.min(Math.max(Math.fround(Math.fround(x * 0.5) + 0.5), 0), 1);
-        const expected = roundHalfEven(Math.fround(y * 255));
+        const expected = roundHalfEven(Math.fround(y * 255)); // the spec formula, written plainly
         if (image!.data[p * 3 + c] !== expected) mismatches.push(x);
       }
     }
