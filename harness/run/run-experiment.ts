@@ -139,6 +139,28 @@ function writeLine(sink: ProgressSink, line: string): void {
   sink.write(`${line}\n`);
 }
 
+interface PreparedUnits {
+  units: Unit[];
+  identity: RunIdentity;
+  countCalls: ReturnType<typeof createUnetCallCounter>;
+}
+
+async function prepareUnits(spec: ExperimentSpec, file: string, shard: ShardSpec | null, opened: OpenedGenerator, deps: RunDependencies): Promise<PreparedUnits> {
+  const allUnits = await deps.expand(spec, opened.modelHashes);
+  if (allUnits.length === 0) throw new UserError(`${file}: the experiment expands to no units (check prompts, seeds and sweep)`);
+  const countCalls = createUnetCallCounter(opened.modelHashes.schedulerConfig);
+  const units = shard ? shardUnits(allUnits, shard, countCalls) : allUnits;
+  const identity: RunIdentity = {
+    experimentName: spec.name,
+    specSha256: contentKey(spec),
+    unitsSha256: unitSetKey(allUnits.map((unit) => unit.key)),
+    totalUnits: allUnits.length,
+    shard: shard ? shardLabel(shard) : null,
+    folderUnits: units.length,
+  };
+  return { units, identity, countCalls };
+}
+
 export async function runExperiment(options: RunOptions, deps: RunDependencies, io: RunIo): Promise<RunOutcome> {
   const spec = await deps.loadExperiment(options.file, options.set ?? []);
   const shard = options.shard ? parseShard(options.shard) : null;
@@ -151,35 +173,30 @@ export async function runExperiment(options: RunOptions, deps: RunDependencies, 
     if (!options.quiet) writeLine(io.stderr, message);
   };
 
-  const opened = await deps.openGenerator(spec, earlyLog);
-  let scorers: Scorer[] = [];
-  try {
-    const allUnits = await deps.expand(spec, opened.modelHashes);
-    if (allUnits.length === 0) throw new UserError(`${options.file}: the experiment expands to no units (check prompts, seeds and sweep)`);
-    const countCalls = createUnetCallCounter(opened.modelHashes.schedulerConfig);
-    const units = shard ? shardUnits(allUnits, shard, countCalls) : allUnits;
-    const identity: RunIdentity = {
-      experimentName: spec.name,
-      specSha256: contentKey(spec),
-      unitsSha256: unitSetKey(allUnits.map((unit) => unit.key)),
-      totalUnits: allUnits.length,
-      shard: shard ? shardLabel(shard) : null,
-      folderUnits: units.length,
-    };
-
-    // scorers are resolved before any compute, so an unknown scorer or a missing CLIP folder fails now
-    scorers = await deps.createScorers(spec, options.file, earlyLog);
-
-    if (options.dryRun) {
+  if (options.dryRun) {
+    const opened = await deps.openGenerator(spec, earlyLog);
+    try {
+      const { units, identity, countCalls } = await prepareUnits(spec, options.file, shard, opened, deps);
       await dryRun(options, spec, identity, units, paths, opened.generator, io, countCalls);
       return { exitCode: 0, runDir, reportPath: null };
+    } finally {
+      await opened.generator.dispose();
     }
+  }
 
-    mkdirSync(runDir, { recursive: true });
-    const lock = RunLock.acquire(runDir, { command: (options.commandLine ?? process.argv).join(' ') });
-    let store: RunStore | undefined;
-    const removeSignalHandlers = io.handleSignals ? onTermination(() => lock.release()) : () => {};
+  // the lock comes first: a second process is refused before it loads any model
+  mkdirSync(runDir, { recursive: true });
+  const lock = RunLock.acquire(runDir, { command: (options.commandLine ?? process.argv).join(' ') });
+  const removeSignalHandlers = io.handleSignals ? onTermination(() => lock.release()) : () => {};
+  let store: RunStore | undefined;
+  try {
+    const opened = await deps.openGenerator(spec, earlyLog);
+    let scorers: Scorer[] = [];
     try {
+      const { units, identity } = await prepareUnits(spec, options.file, shard, opened, deps);
+      // scorers are resolved before any image is made, so an unknown scorer or a missing CLIP folder fails now
+      scorers = await deps.createScorers(spec, options.file, earlyLog);
+
       ensureRunFolders(paths);
       const progress = new Progress({ sink: io.stderr, quiet: options.quiet, logPath: paths.log });
       if (lock.tookOverFrom) progress.log(`took over a stale lock: ${lock.tookOverFrom.reason}`);
@@ -251,13 +268,13 @@ export async function runExperiment(options: RunOptions, deps: RunDependencies, 
       }
       return { exitCode: result.stoppedEarly ? 1 : 0, runDir, reportPath };
     } finally {
-      removeSignalHandlers();
-      store?.close();
-      lock.release();
+      for (const scorer of scorers) await scorer.dispose?.();
+      await opened.generator.dispose();
     }
   } finally {
-    for (const scorer of scorers) await scorer.dispose?.();
-    await opened.generator.dispose();
+    removeSignalHandlers();
+    store?.close();
+    lock.release();
   }
 }
 
