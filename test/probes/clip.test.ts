@@ -1,7 +1,8 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PromptInstance } from '../../datasets/types.js';
 import { UserError } from '../../pipelines/errors.js';
@@ -11,6 +12,7 @@ import { ClipTokenizer } from '../../pipelines/tokenizer/clip-tokenizer.js';
 import { loadClipFolder } from '../../probes/clip/clip-folder.js';
 import { ClipModel } from '../../probes/clip/clip-model.js';
 import { clipScorer } from '../../probes/clip/clip-scorer.js';
+import { biasAttributesScorer } from '../../probes/bias/attributes.js';
 import { preprocessClipImage } from '../../probes/clip/preprocess.js';
 import type { ScorableSample, ScoringContext } from '../../probes/types.js';
 
@@ -65,6 +67,64 @@ async function referenceCosine(clipDir: string, text: string, image: RgbImage): 
   await textSession.release();
   await visionSession.release();
   return dot / Math.sqrt(nt * nv);
+}
+
+
+/**
+ * A combined CLIP graph (transformers.js `onnx/model.onnx` contract) made from the tiny towers: both
+ * graphs side by side (names prefixed), L2-normalised text_embeds / image_embeds, and
+ * logits_per_image = scale · image_embeds · text_embedsᵀ, as CLIPModel returns them.
+ */
+function renameBatchAxis(value: onnxProto.onnx.IValueInfoProto, axis: string): onnxProto.onnx.IValueInfoProto {
+  const dims = value.type!.tensorType!.shape!.dim!.map((dim, i) => (i === 0 ? { dimParam: axis } : dim));
+  return { ...value, type: { tensorType: { ...value.type!.tensorType!, shape: { dim: dims } } } };
+}
+
+function writeCombinedClip(fromDir: string, toDir: string, logitScale: number): void {
+  const { onnx } = onnxProto;
+  cpSync(fromDir, toDir, { recursive: true });
+  rmSync(join(toDir, 'onnx'), { recursive: true });
+  mkdirSync(join(toDir, 'onnx'));
+  const load = (name: string) => onnx.ModelProto.decode(readFileSync(join(fromDir, 'onnx', name)));
+  const text = load('text_model.onnx');
+  const vision = load('vision_model.onnx');
+  const nodes: onnxProto.onnx.INodeProto[] = [];
+  const initializers: onnxProto.onnx.ITensorProto[] = [];
+  const take = (model: onnxProto.onnx.ModelProto, prefix: string, input: string) => {
+    const rename = (name: string) => (name === input || name === '' ? name : `${prefix}${name}`);
+    for (const node of model.graph!.node!) nodes.push({ ...node, name: `${prefix}${node.name}`, input: node.input!.map(rename), output: node.output!.map(rename) });
+    for (const tensor of model.graph!.initializer!) initializers.push({ ...tensor, name: rename(tensor.name!) });
+  };
+  take(text, 't/', 'input_ids');
+  take(vision, 'v/', 'pixel_values');
+  const width = 32;
+  initializers.push({ name: 'ones', dims: [width, 1], dataType: 1, floatData: new Array(width).fill(1) });
+  initializers.push({ name: 'scale', dims: [], dataType: 1, floatData: [logitScale] });
+  const normalise = (input: string, output: string) => {
+    nodes.push({ opType: 'Mul', input: [input, input], output: [`${output}_sq`], name: `${output}_sq` });
+    nodes.push({ opType: 'MatMul', input: [`${output}_sq`, 'ones'], output: [`${output}_sum`], name: `${output}_sum` });
+    nodes.push({ opType: 'Sqrt', input: [`${output}_sum`], output: [`${output}_norm`], name: `${output}_norm` });
+    nodes.push({ opType: 'Div', input: [input, `${output}_norm`], output: [output], name: output });
+  };
+  normalise('t/text_embeds', 'text_embeds');
+  normalise('v/image_embeds', 'image_embeds');
+  nodes.push({ opType: 'Transpose', input: ['text_embeds'], output: ['text_t'], name: 'text_t', attribute: [{ name: 'perm', type: 7, ints: [1, 0] }] });
+  nodes.push({ opType: 'MatMul', input: ['image_embeds', 'text_t'], output: ['cosines'], name: 'cosines' });
+  nodes.push({ opType: 'Mul', input: ['cosines', 'scale'], output: ['logits_per_image'], name: 'logits_per_image' });
+  const floatOutput = (name: string, dims: Array<number | string>) => ({
+    name,
+    type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  });
+  const graph = {
+    name: 'clip',
+    node: nodes,
+    initializer: initializers,
+    // the towers both call their batch axis batch_size; in one graph they must differ (texts vs images)
+    input: [...text.graph!.input!, ...vision.graph!.input!.map((value) => renameBatchAxis(value, 'image_batch'))],
+    output: [floatOutput('text_embeds', ['text_batch', width]), floatOutput('image_embeds', ['image_batch', width]), floatOutput('logits_per_image', ['image_batch', 'text_batch'])],
+  };
+  const model = onnx.ModelProto.create({ irVersion: text.irVersion, opsetImport: text.opsetImport, producerName: 'refinery-test', graph });
+  writeFileSync(join(toDir, 'onnx', 'model.onnx'), onnx.ModelProto.encode(model).finish());
 }
 
 describe('CLIP folder loading', () => {
@@ -181,5 +241,48 @@ describe('ClipModel caches', () => {
     expect(norm).toBeCloseTo(1, 5);
     await model.dispose();
     await single.dispose();
+  });
+});
+
+describe('combined onnx/model.onnx layout', () => {
+  it('loads, gives the same embeddings as the separate towers and measures the logit scale', async () => {
+    const dir = join(cacheDir, 'combined');
+    writeCombinedClip(tiny.clip, dir, 42.5);
+    const folder = await loadClipFolder(dir);
+    expect(folder.layout).toEqual({ kind: 'combined', modelPath: join(dir, 'onnx', 'model.onnx'), returnsLogits: true });
+    const combined = await ClipModel.load(dir, { imageBatchSize: 2 });
+    const separate = await ClipModel.load(tiny.clip);
+    expect(combined.logitScale).toBeUndefined();
+    const sources = [1, 2, 3].map((seed) => ({ key: `i${seed}`, load: async () => patternImage(230, 250, seed) }));
+    const fromCombined = await combined.embedImages(sources);
+    const fromSeparate = await separate.embedImages(sources);
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 32; j++) expect(fromCombined[i][j]).toBeCloseTo(fromSeparate[i][j], 5);
+    const [a] = await combined.embedTexts(['a red cube']);
+    const [b] = await separate.embedTexts(['a red cube']);
+    for (let j = 0; j < 32; j++) expect(a[j]).toBeCloseTo(b[j], 5);
+    expect(combined.logitScale).toBeCloseTo(42.5, 3);
+    await combined.dispose();
+    await separate.dispose();
+  });
+
+  it('zero-shot uses the logit scale the combined graph carries', async () => {
+    const dir = join(cacheDir, 'combined-scale');
+    writeCombinedClip(tiny.clip, dir, 42.5);
+    const scorer = await biasAttributesScorer.create({ all: true }, { baseDir: cacheDir, models: { clip: dir } });
+    const images = new Map([['s', patternImage(224, 224, 4)]]);
+    const records = await scorer.score([{ key: 's', imagePath: 's.png', prompt: prompt('p', 'a person') }], contextFor(images));
+    expect((records[0].detail as { logitScale: number }).logitScale).toBeCloseTo(42.5, 3);
+    await scorer.dispose?.();
+  });
+
+  it('refuses a combined graph without image_embeds', async () => {
+    const dir = join(cacheDir, 'combined-broken');
+    writeCombinedClip(tiny.clip, dir, 1);
+    const { onnx } = onnxProto;
+    const path = join(dir, 'onnx', 'model.onnx');
+    const model = onnx.ModelProto.decode(readFileSync(path));
+    model.graph!.output = model.graph!.output!.filter((o) => o.name !== 'image_embeds');
+    writeFileSync(path, onnx.ModelProto.encode(model).finish());
+    await expect(loadClipFolder(dir)).rejects.toThrow(/output 'image_embeds' is missing .*CLIPModel export/);
   });
 });
