@@ -264,7 +264,7 @@ function themeMetricBlock(inputs: HtmlInputs, metric: ThemeMetric): SafeHtml {
   const percent = Math.round(inputs.model.settings.confidence * 100);
   const binary = metric.kind === 'binary';
   return html`<div class="theme-metric"><h4><code>${metric.metric}</code></h4>
-<p class="note">${metric.description}${metric.failureMeans ? html` Failure means: ${metric.failureMeans}` : ''}</p>
+<p class="note">${metric.description}${metric.failureMeans ? html` Failure means: ${metric.failureMeans}` : ''}${binary ? html` (failure: value ${metric.failureValue})` : ''}</p>
 ${table(
   binary ? ['condition', 'determined', 'undetermined', 'failures', `failure rate [${percent}% Wilson CI]`] : ['condition', 'n', 'undetermined', `mean [${percent}% CI]`],
   metric.rows.map((row) =>
@@ -345,7 +345,7 @@ function methods(model: ReportModel): SafeHtml {
 <li>Multiple comparisons: ${s.tests.multiplicity}.</li>
 <li>Win rate: ${s.tieRule}.</li>
 <li>Bias: ${s.bias}.</li>
-<li>Failure rates: share of determined samples with value 0; Wilson score interval.</li>
+<li>Failure rates: share of determined samples with the failing value (0, or 1 for lower-is-better flags); Wilson score interval.</li>
 </ul></section>`;
 }
 

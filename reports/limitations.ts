@@ -1,8 +1,9 @@
 /**
  * @module
  * The SDXL 1.0 model card's limitations, each matched to the run's probes by metric (or scorer) name,
- * with the probe's failure rate per condition (binary metrics: share of determined samples with value
- * 0, Wilson interval) or mean (continuous metrics), and the worst examples with their evidence.
+ * with the probe's failure rate per condition (binary metrics: share of determined samples with the
+ * worse value — 0, or 1 for a lower-is-better flag such as "black" — Wilson interval) or mean
+ * (continuous metrics), and the worst examples with their evidence.
  * The themes are data: add a pattern here when a new probe measures one of them.
  */
 import type { ReportMetric } from './load.js';
@@ -59,7 +60,7 @@ export interface ThemeRow {
   /** samples with a determined value */
   n: number;
   undetermined: number;
-  /** binary metrics: samples with value 0 */
+  /** binary metrics: samples with the failing value (see `failureValue`) */
   failures: number | null;
   /** binary: failure rate; continuous: mean */
   estimate: number | null;
@@ -88,6 +89,8 @@ export interface ThemeMetric {
   kind: 'binary' | 'continuous';
   failureMeans: string | null;
   higherIsBetter: boolean | null;
+  /** binary metrics: the value that counts as a failure (1 for lower-is-better flags, else 0) */
+  failureValue: 0 | 1 | null;
   rows: ThemeRow[];
   worst: WorstExample[];
 }
@@ -136,13 +139,14 @@ function roundRobin(observations: readonly Observation[], limit: number): Observ
 function themeMetric(metric: ReportMetric, index: RunIndex, summaries: readonly MetricSummary[], confidence: number, maxExamples: number): ThemeMetric {
   const observations = index.observations.get(metric.name) ?? [];
   const kind = metric.kind === 'binary' ? 'binary' : 'continuous';
+  const failureValue = kind === 'binary' ? (metric.higherIsBetter === false ? 1 : 0) : null;
   const rows: ThemeRow[] = [];
   for (const condition of index.conditions) {
     const list = observations.filter((o) => o.unit.condition.id === condition.id);
     if (list.length === 0) continue;
     const determined = list.filter((o) => o.score.value !== null);
     if (kind === 'binary') {
-      const failures = determined.filter((o) => o.score.value === 0).length;
+      const failures = determined.filter((o) => o.score.value === failureValue).length;
       const wilson = wilsonInterval(failures, determined.length, confidence);
       rows.push({
         conditionId: condition.id,
@@ -170,7 +174,7 @@ function themeMetric(metric: ReportMetric, index: RunIndex, summaries: readonly 
   }
   let candidates: Observation[];
   if (kind === 'binary') {
-    candidates = observations.filter((o) => o.score.value === 0);
+    candidates = observations.filter((o) => o.score.value === failureValue);
   } else if (metric.higherIsBetter === null) {
     candidates = [];
   } else {
@@ -187,6 +191,7 @@ function themeMetric(metric: ReportMetric, index: RunIndex, summaries: readonly 
     kind,
     failureMeans: metric.failureMeans ?? null,
     higherIsBetter: metric.higherIsBetter,
+    failureValue,
     rows,
     worst: (kind === 'binary' ? roundRobin(candidates, maxExamples) : candidates.slice(0, maxExamples)).map(example),
   };

@@ -118,7 +118,12 @@ describe('buildReport on a synthetic run', () => {
     expect(composition.metrics[0].worst.length).toBeGreaterThan(0);
     expect(composition.metrics[0].worst[0].boxes.map((box) => box.colour)).toEqual(['red', 'blue']);
     expect(model.limitations.themes.find((theme) => theme.id === 'autoencoder')!.metrics.map((m) => m.metric)).toEqual(['vae_roundtrip_error']);
-    expect(model.limitations.themes.find((theme) => theme.id === 'text')!.metrics).toEqual([]);
+    // a lower-is-better flag fails with value 1: 3 of the 6 seeds per condition are garbled
+    const text = model.limitations.themes.find((theme) => theme.id === 'text')!;
+    expect(text.metrics.map((metric) => [metric.metric, metric.failureValue])).toEqual([['ocr_garbled', 1]]);
+    expect(text.metrics[0].rows.map((row) => [row.failures, row.n])).toEqual([[3, 6], [3, 6], [3, 6], [3, 6]]);
+    expect(text.metrics[0].worst.every((example) => example.value === 1)).toBe(true);
+    expect(model.limitations.themes.find((theme) => theme.id === 'faces')!.metrics).toEqual([]);
     expect(page).toContain('No probe for this in this run.');
   });
 
@@ -132,9 +137,9 @@ describe('buildReport on a synthetic run', () => {
 
   it('writes one scores.csv row per sample × metric', () => {
     const lines = read(join(root, 'out-1', 'scores.csv')).trimEnd().split('\n');
-    // ok samples: 4 × 5 × 6 − 1 = 119; metrics: clip + vae on all, relation on 2/5 prompts, gender on 2/5 prompts
+    // ok samples: 4 × 5 × 6 − 1 = 119; metrics: clip + vae on all, relation on 2/5 prompts, gender on 2/5, ocr on 1/5
     const samples = 119;
-    const expectedRows = samples * 2 + (4 * 2 * 6 - 1) + 4 * 2 * 6;
+    const expectedRows = samples * 2 + (4 * 2 * 6 - 1) + 4 * 2 * 6 + 4 * 6;
     expect(lines).toHaveLength(expectedRows + 1);
     expect(lines[0].split(',').slice(0, 3)).toEqual(['sample_key', 'condition_id', 'condition_label']);
   });

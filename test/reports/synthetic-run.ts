@@ -42,6 +42,14 @@ export const METRICS: MetricMeta[] = [
     failureMeans: 'the objects are in the wrong relation',
   },
   { name: 'vae_roundtrip_error', description: 'mean absolute error of a VAE encode + decode', higherIsBetter: false, range: [0, 1], kind: 'continuous' },
+  {
+    name: 'ocr_garbled',
+    description: 'flag, 1 = OCR read none of the quoted text',
+    higherIsBetter: false,
+    range: [0, 1],
+    kind: 'binary',
+    failureMeans: 'the quoted text is not legible',
+  },
   { name: 'perceived_gender', description: 'perceived gender presentation (CLIP zero-shot)', higherIsBetter: null, range: null, kind: 'categorical' },
 ];
 
@@ -129,12 +137,14 @@ export function writeSyntheticRun(dir: string, options: SyntheticRunOptions = {}
     geometry: { id: 'colour-geometry', version: '1' },
     health: { id: 'health', version: '1' },
     bias: { id: 'bias', version: '1' },
+    ocr: { id: 'ocr', version: '1' },
   };
   store.recordMetrics(scorers.clip, [METRICS[0]]);
   store.recordMetrics(scorers.geometry, [METRICS[1]]);
   store.recordMetrics(scorers.health, [METRICS[2]]);
-  store.recordMetrics(scorers.bias, [METRICS[3]]);
-  const records: Record<keyof typeof scorers, ScoreRecord[]> = { clip: [], geometry: [], health: [], bias: [] };
+  store.recordMetrics(scorers.ocr, [METRICS[3]]);
+  store.recordMetrics(scorers.bias, [METRICS[4]]);
+  const records: Record<keyof typeof scorers, ScoreRecord[]> = { clip: [], geometry: [], health: [], bias: [], ocr: [] };
   for (const unit of units) {
     if (!okKeys.includes(unit.key)) continue;
     const condition = CONDITIONS.find((cond) => cond.id === unit.conditionId)!;
@@ -157,6 +167,10 @@ export function writeSyntheticRun(dir: string, options: SyntheticRunOptions = {}
           relations: [{ subject: { class: 'cube', color: 'red', box: { x1: 1, y1: 2, x2: 6, y2: 9 } }, reference: { class: 'sphere', color: 'blue', box: { x1: 8, y1: 3, x2: 15, y2: 12 } } }],
         },
       });
+    }
+    if (unit.prompt.category === 'text') {
+      // garbled on even seeds
+      records.ocr.push({ sampleKey: unit.key, scorer: 'ocr', metric: 'ocr_garbled', value: unit.seed % 2 === 0 ? 1 : 0, detail: { read: '' } });
     }
     if (unit.prompt.category === 'occupation') {
       const draw = rng.nextFloat();
