@@ -5,13 +5,15 @@
  */
 import { existsSync } from 'node:fs';
 import { UserError } from '../../pipelines/errors.js';
+import { contentKey } from '../experiment/keys.js';
+import type { ExperimentSpec } from '../experiment/types.js';
 import type { RunStore } from '../store/store.js';
 import { writeJsonAtomic } from './atomic.js';
 import type { RunPaths } from './run-folder.js';
 
 export interface RunIdentity {
   experimentName: string;
-  /** sha256 of the canonical JSON of the resolved spec */
+  /** `experimentSpecHash` of the resolved spec */
   specSha256: string;
   /** sha256 of the sorted unit keys of the whole experiment (all shards) */
   unitsSha256: string;
@@ -20,6 +22,16 @@ export interface RunIdentity {
   shard: string | null;
   /** units this folder is responsible for */
   folderUnits: number;
+}
+
+/**
+ * sha256 of the canonical JSON of the resolved spec without what differs between machines running the
+ * same experiment: the run settings (batch, out_dir, low_memory, fail_fast: they change no image) and
+ * the model folder paths (the model files themselves are in every unit key, so in the units hash).
+ */
+export function experimentSpecHash(spec: ExperimentSpec): string {
+  const { run: _run, models, ...rest } = spec;
+  return contentKey({ ...rest, models: { device: models.device } });
 }
 
 const META = {

@@ -12,14 +12,14 @@ import { freemem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UserError } from '../../pipelines/errors.js';
 import type { Scorer } from '../../probes/types.js';
-import { contentKey, unitSetKey } from '../experiment/keys.js';
+import { unitSetKey } from '../experiment/keys.js';
 import type { ExperimentSpec, ModelHashes, Unit } from '../experiment/types.js';
 import { RunStore } from '../store/store.js';
 import { writeJsonAtomic } from './atomic.js';
 import { formatDryRun, measurePace, planDryRun, type PaceEstimate } from './dry-run.js';
 import { execute, type ExecutionOrder } from './executor.js';
 import type { ImageGenerator } from './generator.js';
-import { claimRunFolder, type RunIdentity } from './identity.js';
+import { claimRunFolder, experimentSpecHash, type RunIdentity } from './identity.js';
 import { RunLock } from './lock.js';
 import { hostFacts, peakRssBytes, type RunManifest, type SessionRecord } from './manifest.js';
 import { createUnetCallCounter, parseShard, shardFolderName, shardLabel, shardUnits, trajectorySpecFor, type ShardSpec } from './planner.js';
@@ -152,7 +152,7 @@ async function prepareUnits(spec: ExperimentSpec, file: string, shard: ShardSpec
   const units = shard ? shardUnits(allUnits, shard, countCalls) : allUnits;
   const identity: RunIdentity = {
     experimentName: spec.name,
-    specSha256: contentKey(spec),
+    specSha256: experimentSpecHash(spec),
     unitsSha256: unitSetKey(allUnits.map((unit) => unit.key)),
     totalUnits: allUnits.length,
     shard: shard ? shardLabel(shard) : null,

@@ -88,7 +88,8 @@ describe('shards end to end (fake pipeline)', () => {
     const file = writeExperiment(dir);
     const single = await run({ file, out: join(dir, 'single') });
     const shard0 = await run({ file, out: join(dir, 'sharded'), shard: '0/2' });
-    const shard1 = await run({ file, out: join(dir, 'sharded'), shard: '1/2' });
+    // run settings may differ between machines (batch, order): they change no image
+    const shard1 = await run({ file, out: join(dir, 'sharded'), shard: '1/2', batch: 3, lowMemory: true });
     expect(shard0.runDir).toBe(join(dir, 'sharded', 'shard-0-of-2'));
     expect(shard1.runDir).toBe(join(dir, 'sharded', 'shard-1-of-2'));
     expect(shard0.stdout).toMatch(/refinery merge .*shard-\*-of-2 --out/);
@@ -116,6 +117,8 @@ describe('shards end to end (fake pipeline)', () => {
     const b0 = (await run({ file: other, out: join(dir, 'b'), shard: '0/2' })).runDir;
     const c0 = (await run({ file, out: join(dir, 'c'), shard: '0/3' })).runDir;
     expect(() => mergeRuns([a0, b0], join(dir, 'm1'))).toThrow(/cannot merge runs of different experiments/);
+    const retitled = (await run({ file, out: join(dir, 'd'), shard: '1/2', set: ['report.title=Another title'] })).runDir;
+    expect(() => mergeRuns([a0, retitled], join(dir, 'm0'))).toThrow(/cannot merge runs of different experiments: .* \(spec [0-9a-f]{12}, units ([0-9a-f]{12})\) but .* \(spec [0-9a-f]{12}, units \1\)/);
     expect(() => mergeRuns([a0, a0], join(dir, 'm2'))).toThrow(/are the same shard \(0\/2\)/);
     expect(() => mergeRuns([a0, c0], join(dir, 'm3'))).toThrow(/different splits/);
     mergeRuns([a0, a1], join(dir, 'm4'));
