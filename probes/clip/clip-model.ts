@@ -172,9 +172,10 @@ export class ClipModel {
         pixels.set(prepared.data, row * plane);
       }
       const feeds: Record<string, HostTensor> = { pixel_values: { data: pixels, dims: [slice.length, 3, cropHeight, cropWidth] } };
-      const combined = this.folder.layout.kind === 'combined';
-      if (combined) Object.assign(feeds, this.idsFeed([this.tokenizer.encode('')]));
-      const fetches = combined && this.folder.layout.kind === 'combined' && this.folder.layout.returnsLogits ? ['image_embeds', 'text_embeds', 'logits_per_image'] : ['image_embeds'];
+      const layout = this.folder.layout;
+      // a combined graph needs a text too: the empty caption (its logits give the logit scale)
+      if (layout.kind === 'combined') Object.assign(feeds, this.idsFeed([this.tokenizer.encode('')]));
+      const fetches = layout.kind === 'combined' && layout.returnsLogits ? ['image_embeds', 'text_embeds', 'logits_per_image'] : ['image_embeds'];
       const outputs = await this.towers.vision.run(feeds, fetches);
       const embeds = outputs.image_embeds;
       const width = embeds.dims[embeds.dims.length - 1];
