@@ -127,9 +127,13 @@ export function mergeRuns(dirs: readonly string[], outDir: string, log: (message
       const sourceStore = RunStore.open(sourcePaths.db, { readonly: true });
       try {
         for (const sample of sourceStore.samples('ok')) {
-          const bytes = readFileSync(join(source.dir, sample.imagePath!));
+          const imagePath = join(source.dir, sample.imagePath!);
+          if (!existsSync(imagePath)) {
+            throw new UserError(`${imagePath} is missing but ${source.dir}'s store records it; copy the whole shard folder, or rerun that shard`);
+          }
+          const bytes = readFileSync(imagePath);
           if (sha256(bytes) !== sample.imageSha256) {
-            throw new UserError(`${join(source.dir, sample.imagePath!)} does not match the sha256 its shard recorded; rerun that shard with --retry-failed after deleting the image`);
+            throw new UserError(`${imagePath} does not match the sha256 its shard recorded (was it changed or copied incompletely?); copy the shard folder again`);
           }
           writeFileAtomic(join(out, sample.imagePath!), bytes);
           images += 1;
