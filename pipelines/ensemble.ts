@@ -10,7 +10,7 @@ import { createScheduler, resolveSchedulerChoice } from './schedulers/registry.j
 import type { DiffusionScheduler } from './schedulers/types.js';
 import { checkSize, runSdxlBase, type PipelineContext, type SdxlModel } from './sdxl-base.js';
 import { runSdxlRefiner, type RefinerStart } from './sdxl-refiner.js';
-import { LazySession, type HostTensor } from './session.js';
+import { LazySession, OnnxSession, type HostTensor } from './session.js';
 import type { TextEncoder } from './text-encoding.js';
 import { ClipTokenizer } from './tokenizer/clip-tokenizer.js';
 import { decodeLatents, type DecodeResult } from './vae.js';
@@ -118,19 +118,21 @@ export class SdxlEnsemble {
 
   private readonly base: LoadedModel;
   private readonly refiner: LoadedModel | null;
-  private provider: string;
+  private readonly provider: string;
 
   private constructor(
     baseInfo: SdxlFolderInfo,
     refinerInfo: SdxlFolderInfo | null,
     private readonly options: EnsembleLoadOptions,
+    baseUnet: OnnxSession,
   ) {
     const log = options.log ?? (() => {});
-    const sessionOptions = { provider: options.device ?? 'cpu', log, ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}) };
+    // every session uses the provider the base UNet actually got (one fallback message, not one per session)
+    const sessionOptions = { provider: baseUnet.provider, log, ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}) };
     const cacheId = (role: 'base' | 'refiner', encoder: string, tokenizer: string) => () => this.encoderCacheId(role, encoder, tokenizer);
-    this.base = { info: baseInfo, model: toModel(baseInfo, sessionOptions, cacheId) };
+    this.base = { info: baseInfo, model: toModel(baseInfo, sessionOptions, cacheId, baseUnet) };
     this.refiner = refinerInfo ? { info: refinerInfo, model: toModel(refinerInfo, sessionOptions, cacheId) } : null;
-    this.provider = sessionOptions.provider;
+    this.provider = baseUnet.provider;
     this.context = {
       cache: new EmbeddingCache({ maxBytes: options.embeddingCacheBytes }),
       log,
@@ -148,9 +150,13 @@ export class SdxlEnsemble {
     const baseInfo = await validateSdxlFolder(options.base, 'base');
     const refinerInfo = options.refiner ? await validateSdxlFolder(options.refiner, 'refiner') : null;
     for (const info of [baseInfo, refinerInfo]) for (const warning of info?.warnings ?? []) log(`warning: ${info!.dir}: ${warning}`);
-    const ensemble = new SdxlEnsemble(baseInfo, refinerInfo, options);
-    ensemble.provider = (await ensemble.base.model.unet.get()).provider;
-    return ensemble;
+    const baseUnet = await OnnxSession.create(baseInfo.unet.modelPath, {
+      provider: options.device ?? 'cpu',
+      log,
+      label: 'base/unet',
+      ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    });
+    return new SdxlEnsemble(baseInfo, refinerInfo, options, baseUnet);
   }
 
   describe(): { provider: string; baseDir: string; refinerDir?: string } {
@@ -529,7 +535,7 @@ function textEncoderOf(
 
 type EnsembleModel = SdxlModel & { textEncoder2: LazyTextEncoder; textEncoder1?: LazyTextEncoder; vaeEncoder: LazySession };
 
-function toModel(info: SdxlFolderInfo, options: ModelSessionOptions, cacheId: CacheIdFactory): EnsembleModel {
+function toModel(info: SdxlFolderInfo, options: ModelSessionOptions, cacheId: CacheIdFactory, unet?: OnnxSession): EnsembleModel {
   const role = info.kind;
   if (role === 'base' && (!info.textEncoder || !info.tokenizerDir)) throw new UserError(`${info.dir}: an SDXL base folder needs text_encoder/ and tokenizer/`);
   return {
@@ -537,7 +543,7 @@ function toModel(info: SdxlFolderInfo, options: ModelSessionOptions, cacheId: Ca
     dir: info.dir,
     ...(role === 'base' ? { textEncoder1: textEncoderOf(info, 'text_encoder', options, cacheId) } : {}),
     textEncoder2: textEncoderOf(info, 'text_encoder_2', options, cacheId),
-    unet: new LazySession(info.unet.modelPath, { ...options, label: `${role}/unet` }),
+    unet: new LazySession(info.unet.modelPath, { ...options, label: `${role}/unet` }, unet),
     vaeDecoder: new LazySession(info.vaeDecoder.modelPath, { ...options, label: `${role}/vae_decoder` }),
     vaeEncoder: new LazySession(info.vaeEncoder.modelPath, { ...options, label: `${role}/vae_encoder` }),
     vaeScalingFactor: info.scalingFactor,

@@ -325,10 +325,14 @@ export class LazySession {
   private releasedRunCpuMs = 0;
   private releasedRunCount = 0;
 
+  /** `existing`: an already created session for `path`, adopted as the first load. */
   constructor(
     readonly path: string,
     private readonly options: SessionOptions,
-  ) {}
+    existing?: OnnxSession,
+  ) {
+    if (existing) this.loading = Promise.resolve(existing);
+  }
 
   get loaded(): boolean {
     return this.loading !== null;
