@@ -348,6 +348,9 @@ export async function scoreImportedImages(options: ScoreImportOptions): Promise<
   const outDir = resolve(options.outDir ?? join(dirname(imagesDir), `${basename(imagesDir)}-scores`));
   const cacheDir = resolve(options.cacheDir ?? '.cache/refinery');
   const paths = runPaths(outDir);
+  if (existsSync(paths.manifest) && readJsonFile<{ kind?: string }>(paths.manifest).kind !== 'import') {
+    throw new UserError(`--out: ${outDir} is the run folder of an experiment; imported images go to a folder of their own (choose another --out)`);
+  }
 
   const registry = await loadScorerRegistry();
   const ids = options.scorers ?? DEFAULT_IMPORT_SCORERS.filter((id) => registry.has(id));

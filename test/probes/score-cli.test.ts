@@ -154,6 +154,10 @@ describe('refinery score errors', () => {
     await expect(scoreRunFolder({ runDir: imagesDir, cacheDir })).rejects.toThrow(/is not a run folder/);
     await expect(scoreImportedImages({ imagesDir, manifestFile, outDir: join(root, 'never'), scorers: ['clipp'], cacheDir })).rejects.toThrow(/Unknown scorer 'clipp'.*Did you mean: clip/);
     expect(existsSync(join(root, 'never'))).toBe(false);
+    const experimentRun = join(root, 'experiment-run');
+    mkdirSync(experimentRun);
+    writeFileSync(join(experimentRun, 'manifest.json'), JSON.stringify({ experiment: { name: 'demo' } }));
+    await expect(scoreImportedImages({ imagesDir, manifestFile, outDir: experimentRun, cacheDir })).rejects.toThrow(/is the run folder of an experiment/);
   });
 });
 
