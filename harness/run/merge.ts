@@ -2,17 +2,17 @@
  * `refinery merge`: joins shard folders of one experiment into one run folder. Images are copied (and
  * checked against their recorded sha256) before the rows that point at them are imported, all rows of a
  * shard in one transaction. Refuses shards of different experiments, the same shard twice, shards whose
- * units overlap, and shards that are still running.
+ * units overlap, and shards that are still running. Everything is checked before anything is written.
  * @module
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../../pipelines/errors.js';
 import { RunStore } from '../store/store.js';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { fsyncDirectory, TEMP_PREFIX, writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { readIdentity, writeIdentity, type RunIdentity } from './identity.js';
-import { inspectLock, RunLock } from './lock.js';
+import { inspectLock } from './lock.js';
 import type { RunManifest } from './manifest.js';
 import { parseShard } from './planner.js';
 import { ensureRunFolders, isRunFolder, readJsonFile, runPaths } from './run-folder.js';
@@ -99,6 +99,36 @@ function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Checks every recorded image of every source (present, matching its sha256) and that no unit is in two sources. */
+function verifySources(sources: readonly MergeSource[]): void {
+  const owner = new Map<string, string>();
+  for (const source of sources) {
+    const sourceStore = RunStore.open(runPaths(source.dir).db, { readonly: true });
+    try {
+      for (const key of sourceStore.unitKeys()) {
+        const other = owner.get(key);
+        if (other) throw new UserError(`${source.dir} and ${other} both hold unit ${key.slice(0, 12)}: overlapping or duplicate shards; merge each unit's shard once`);
+        owner.set(key, source.dir);
+      }
+      for (const sample of sourceStore.samples('ok')) {
+        const imagePath = join(source.dir, sample.imagePath!);
+        if (!existsSync(imagePath)) {
+          throw new UserError(`${imagePath} is missing but ${source.dir}'s store records it; copy the whole shard folder, or rerun that shard`);
+        }
+        if (sha256(readFileSync(imagePath)) !== sample.imageSha256) {
+          throw new UserError(`${imagePath} does not match the sha256 its shard recorded (was it changed or copied incompletely?); copy the shard folder again`);
+        }
+      }
+    } finally {
+      sourceStore.close();
+    }
+  }
+}
+
+/**
+ * Merges into a new folder, built beside `outDir` under a temporary name and renamed into place at
+ * the end, so a failed merge leaves nothing that looks like a run.
+ */
 export function mergeRuns(dirs: readonly string[], outDir: string, log: (message: string) => void = () => {}): MergeResult {
   const sourceDirs = expandRunFolders(dirs);
   const out = resolve(outDir);
@@ -109,70 +139,68 @@ export function mergeRuns(dirs: readonly string[], outDir: string, log: (message
     const lock = inspectLock(source.dir);
     if (lock.state === 'held') throw new UserError(`${source.dir} is still being written (${lock.reason}); wait for that shard to finish`);
   }
-  const outPaths = runPaths(out);
-  if (existsSync(outPaths.db)) throw new UserError(`${out} already holds a run; merge into a new folder (or delete it first)`);
+  if (existsSync(out) && readdirSync(out).length > 0) {
+    throw new UserError(`${out} ${isRunFolder(out) ? 'already holds a run' : 'is not empty'}; merge into a new folder (or delete it first)`);
+  }
+  verifySources(sources);
 
-  mkdirSync(out, { recursive: true });
-  const lock = RunLock.acquire(out, { command: `refinery merge ${dirs.join(' ')} --out ${outDir}` });
-  const store = RunStore.open(outPaths.db);
+  const building = join(dirname(out), `${TEMP_PREFIX}merge-${process.pid}-${basename(out)}`);
+  rmSync(building, { recursive: true, force: true });
+  const buildPaths = runPaths(building);
+  ensureRunFolders(buildPaths);
+  let units = 0;
+  let samples = 0;
+  let scores = 0;
+  let images = 0;
   try {
-    ensureRunFolders(outPaths);
-    let units = 0;
-    let samples = 0;
-    let scores = 0;
-    let images = 0;
-    const manifests: { dir: string; manifest: RunManifest | null }[] = [];
-    for (const source of sources) {
-      const sourcePaths = runPaths(source.dir);
-      const sourceStore = RunStore.open(sourcePaths.db, { readonly: true });
-      try {
-        for (const sample of sourceStore.samples('ok')) {
-          const imagePath = join(source.dir, sample.imagePath!);
-          if (!existsSync(imagePath)) {
-            throw new UserError(`${imagePath} is missing but ${source.dir}'s store records it; copy the whole shard folder, or rerun that shard`);
+    const store = RunStore.open(buildPaths.db);
+    try {
+      const manifests: { dir: string; manifest: RunManifest | null }[] = [];
+      for (const source of sources) {
+        const sourcePaths = runPaths(source.dir);
+        const sourceStore = RunStore.open(sourcePaths.db, { readonly: true });
+        try {
+          for (const sample of sourceStore.samples('ok')) {
+            copyFileSync(join(source.dir, sample.imagePath!), join(building, sample.imagePath!));
+            images += 1;
           }
-          const bytes = readFileSync(imagePath);
-          if (sha256(bytes) !== sample.imageSha256) {
-            throw new UserError(`${imagePath} does not match the sha256 its shard recorded (was it changed or copied incompletely?); copy the shard folder again`);
-          }
-          writeFileAtomic(join(out, sample.imagePath!), bytes);
-          images += 1;
+        } finally {
+          sourceStore.close();
         }
-      } finally {
-        sourceStore.close();
-      }
-      try {
         const copied = store.importFrom(sourcePaths.db);
         units += copied.units;
         samples += copied.samples;
         scores += copied.scores;
-      } catch (error) {
-        if (error instanceof Error && /already in the merged run/.test(error.message)) throw new UserError(error.message);
-        throw error;
+        manifests.push({ dir: source.dir, manifest: existsSync(sourcePaths.manifest) ? readJsonFile<RunManifest>(sourcePaths.manifest) : null });
+        log(`merged ${source.dir}: ${source.identity.folderUnits} unit(s)`);
       }
-      manifests.push({ dir: source.dir, manifest: existsSync(sourcePaths.manifest) ? readJsonFile<RunManifest>(sourcePaths.manifest) : null });
-      log(`merged ${source.dir}: ${source.identity.folderUnits} unit(s)`);
+      const first = sources[0].identity;
+      writeIdentity(store, { ...first, shard: null, folderUnits: units });
+      store.setMeta('merged_from', JSON.stringify(sources.map((source) => ({ dir: source.dir, shard: source.identity.shard }))));
+      store.checkpoint();
+      writeFileAtomic(buildPaths.spec, readFileSync(runPaths(sources[0].dir).spec));
+      writeJsonAtomic(buildPaths.manifest, mergedManifest(manifests, units));
+    } finally {
+      store.close();
     }
-    const first = sources[0].identity;
-    writeIdentity(store, { ...first, shard: null, folderUnits: units });
-    store.setMeta('merged_from', JSON.stringify(sources.map((source) => ({ dir: source.dir, shard: source.identity.shard }))));
-    store.checkpoint();
-    writeFileAtomic(outPaths.spec, readFileSync(runPaths(sources[0].dir).spec));
-    writeJsonAtomic(outPaths.manifest, mergedManifest(manifests, units));
-    return {
-      outDir: out,
-      shards: sources.map((source) => source.identity.shard ?? 'unsharded'),
-      units,
-      samples,
-      scores,
-      images,
-      missingShards,
-      totalUnits: first.totalUnits,
-    };
-  } finally {
-    store.close();
-    lock.release();
+    mkdirSync(dirname(out), { recursive: true });
+    if (existsSync(out)) rmSync(out, { recursive: false, force: true }); // an empty folder
+    renameSync(building, out);
+    fsyncDirectory(dirname(out));
+  } catch (error) {
+    rmSync(building, { recursive: true, force: true });
+    throw error;
   }
+  return {
+    outDir: out,
+    shards: sources.map((source) => source.identity.shard ?? 'unsharded'),
+    units,
+    samples,
+    scores,
+    images,
+    missingShards,
+    totalUnits: sources[0].identity.totalUnits,
+  };
 }
 
 function mergedManifest(sources: { dir: string; manifest: RunManifest | null }[], units: number): RunManifest & { mergedFrom: unknown[] } {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -125,6 +125,12 @@ describe('shards end to end (fake pipeline)', () => {
     expect(() => mergeRuns([a0, a1], join(dir, 'm4'))).toThrow(/already holds a run/);
     const partial = mergeRuns([a0], join(dir, 'm5'));
     expect(partial.missingShards).toEqual(['1/2']);
+    // a damaged shard is refused before anything is written
+    const victim = readdirSync(join(a1, 'images'))[0];
+    writeFileSync(join(a1, 'images', victim), 'not the image');
+    expect(() => mergeRuns([a0, a1], join(dir, 'm6'))).toThrow(new RegExp(`${victim} does not match the sha256 its shard recorded`));
+    expect(existsSync(join(dir, 'm6'))).toBe(false);
+    expect(readdirSync(dir).filter((name) => name.startsWith('.tmp-'))).toEqual([]);
   });
 
   it('status counts missing units of shards that have not started', async () => {
