@@ -19,7 +19,10 @@ export async function main(argv: string[]): Promise<number> {
     .version(false)
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .fail((message, error) => {
-      throw error ?? new UsageError(message);
+      // yargs passes a message for validation failures (its own and those thrown by .check()),
+      // and none for errors thrown by a command handler, which keep their own handling below
+      if (message || !error) throw new UsageError(message ?? 'invalid arguments');
+      throw error;
     });
   try {
     await parser.parseAsync();
