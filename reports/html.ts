@@ -80,7 +80,7 @@ figure.chart { margin: 0.8rem 0; overflow-x: auto; }
 figure.chart figcaption { font-size: 0.8rem; color: #555; }
 .strip { margin: 1rem 0; }
 .strip-row, .examples { display: flex; flex-wrap: wrap; gap: 0.6rem; }
-.cell { width: 150px; font-size: 0.75rem; }
+.cell { width: 150px; font-size: 0.75rem; margin: 0; }
 .thumb { position: relative; display: inline-block; line-height: 0; background: #eee; }
 .thumb svg.evidence { position: absolute; left: 0; top: 0; }
 .thumb img.enlarged { image-rendering: pixelated; }
@@ -190,7 +190,11 @@ ${comparisons.length === 0
         (c) =>
           html`<tr><td>${c.conditionLabel}</td><td>${c.referenceLabel}</td>${numberCell(c.nPairs)}${numberCell(c.referenceMean)}${numberCell(c.conditionMean)}${intervalCell(c.difference)}${numberCell(
             c.winRate?.rate ?? null,
-            c.winRate ? `${formatPercent(c.winRate.rate)} [${formatPercent(c.winRate.lower)}, ${formatPercent(c.winRate.upper)}] (${c.winRate.wins}/${c.winRate.ties}/${c.winRate.losses})` : 'no direction',
+            c.winRate
+              ? `${formatPercent(c.winRate.rate)} [${formatPercent(c.winRate.lower)}, ${formatPercent(c.winRate.upper)}] (${c.winRate.wins}/${c.winRate.ties}/${c.winRate.losses})`
+              : metric.higherIsBetter === null
+                ? 'no direction'
+                : '—',
           )}<td>${c.test ? `${c.test}${c.testMethod ? ` (${c.testMethod})` : ''}` : '—'}</td><td>${c.statistic ?? '—'}</td>${numberCell(c.pValue, formatP(c.pValue))}${numberCell(c.pHolm, formatP(c.pHolm))}</tr>`,
       ),
       `Paired against the reference on shared (prompt, seed) pairs; difference = condition − reference; win rate: wins/ties/losses, ${model.settings.tieRule}`,
