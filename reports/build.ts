@@ -15,6 +15,7 @@ import { UserError } from '../pipelines/errors.js';
 import { loadRunRecords, type RunRecords } from './load.js';
 import { buildReportModel, type ReportOptions } from './model.js';
 import { indexRun } from './observations.js';
+import { matchesSelector, orderedConditions } from './conditions.js';
 import { renderSvg } from './render-svg.js';
 import { renderHtml } from './html.js';
 import { renderMarkdown } from './markdown.js';
@@ -71,6 +72,15 @@ export async function buildReport(runDir: string, options: BuildReportOptions = 
   const records = loadRunRecords(runDir);
   const other = options.compare ? loadRunRecords(options.compare) : undefined;
   const out = options.out ?? join(records.runDir, 'report');
+  if (options.reference !== undefined) {
+    const conditions = orderedConditions(records.units.map((unit) => unit.condition));
+    if (!conditions.some((condition) => matchesSelector(condition, options.reference!))) {
+      throw new UserError(
+        `--reference ${JSON.stringify(options.reference)} names no condition of ${runDir}`,
+        `use an id, a label, a mode or handoff=h; labels here: ${conditions.map((condition) => condition.label).join(', ')}`,
+      );
+    }
+  }
   if (existsSync(out) && resolve(out) === records.runDir) {
     throw new UserError(`--out ${out} is the run folder itself`, 'choose a subfolder such as RUN_DIR/report');
   }

@@ -203,10 +203,12 @@ describe('buildReport on a synthetic run', () => {
     try {
       expect(await main(['report', join(root, 'nope')])).toBe(1);
       expect(await main(['report', join(root, 'out-1')])).toBe(1);
+      expect(await main(['report', runDir, '--reference', 'handoff=0.9', '--out', join(root, 'out-bad')])).toBe(1);
     } finally {
       console.error = error;
     }
     expect(errors[0]).toMatch(/run folder not found: .*nope/);
     expect(errors[1]).toMatch(/out-1 is not a run folder: it has no refinery\.sqlite/);
+    expect(errors[2]).toMatch(/--reference "handoff=0.9" names no condition .* labels here: base-only, handoff=0.8, handoff=0.6, strength=0.3/);
   });
 });
