@@ -5,7 +5,7 @@
  */
 import type { RunRecords } from './load.js';
 import { indexRun, pairKey, type RunIndex } from './observations.js';
-import { reportedMetrics, summarizeBaseVsRefiner, type BaseVsRefiner, type StatSettings } from './summarize.js';
+import { BREAKDOWN_LEVELS, reportedMetrics, summarizeBaseVsRefiner, type BaseVsRefiner, type StatSettings } from './summarize.js';
 import { summarizeBias, type BiasMetricResult } from './bias.js';
 import { summarizeLimitations, type ThemeMetric, type ThemeResult } from './limitations.js';
 import { summarizeReproducibility, type Reproducibility } from './reproducibility.js';
@@ -191,7 +191,7 @@ function buildCharts(model: Omit<ReportModel, 'charts'>): ChartSpec[] {
         ),
       });
     }
-    for (const level of ['category', 'subcategory'] as const) {
+    for (const level of BREAKDOWN_LEVELS) {
       const rows = model.baseVsRefiner.categories.filter((row) => row.metric === metric.name && row.level === level && row.mean);
       if (new Set(rows.map((row) => row.group)).size < 2) continue;
       const title = `${metric.name} by prompt ${level} (${percent}% bootstrap CI)`;

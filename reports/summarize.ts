@@ -59,11 +59,15 @@ export interface ComparisonRow {
   pHolm: number | null;
 }
 
+export const BREAKDOWN_LEVELS = ['category', 'subcategory', 'skill'] as const;
+export type BreakdownLevel = (typeof BREAKDOWN_LEVELS)[number];
+
 export interface CategoryRow {
   metric: string;
   conditionId: string;
   conditionLabel: string;
-  level: 'category' | 'subcategory';
+  /** prompt category, its subcategory (e.g. PartiPrompts challenge), or the GenEval-style skill tag of its expectations */
+  level: BreakdownLevel;
   group: string;
   n: number;
   mean: Interval | null;
@@ -146,10 +150,11 @@ export function summarizeBaseVsRefiner(index: RunIndex, settings: StatSettings):
         undetermined: list.length - values.length,
         mean,
       });
-      for (const level of ['category', 'subcategory'] as const) {
+      for (const level of BREAKDOWN_LEVELS) {
         const groups = new Map<string, number[]>();
         for (const observation of list) {
-          const group = level === 'category' ? observation.unit.prompt.category : observation.unit.prompt.subcategory;
+          const prompt = observation.unit.prompt;
+          const group = level === 'category' ? prompt.category : level === 'subcategory' ? prompt.subcategory : prompt.expectations?.tag;
           if (group === undefined || group === '' || observation.score.value === null) continue;
           const bucket = groups.get(group) ?? [];
           bucket.push(observation.score.value);

@@ -93,6 +93,9 @@ describe('buildReport on a synthetic run', () => {
     // 2 spatial prompts × 5 determined seeds (seed 0 undetermined), minus the failed unit
     expect(relation.map((row) => row.nPairs)).toEqual([9, 10, 10]);
     expect(model.settings.bootstrap).toMatchObject({ resamples: 300, seed: 11 });
+    const skills = model.baseVsRefiner.categories.filter((row) => row.metric === 'clip_score' && row.level === 'skill' && row.conditionLabel === 'base-only');
+    expect(skills.map((row) => [row.group, row.n])).toEqual([['position', 12], ['text', 6]]);
+    expect(model.charts.some((chart) => chart.id === 'skill-clip-score')).toBe(true);
     const curves = model.baseVsRefiner.curves.filter((point) => point.metric === 'clip_score' && point.axis === 'handoff');
     expect(curves.map((point) => point.x).sort()).toEqual([0.6, 0.8, 1]);
   });

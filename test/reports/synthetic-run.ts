@@ -23,8 +23,8 @@ export const CONDITIONS = [
 
 export const PROMPTS: PromptInstance[] = [
   { id: 'relations/0000', text: 'a red cube left of a blue sphere', suite: 'relations', category: 'spatial', expectations: { tag: 'position' } },
-  { id: 'relations/0001', text: 'a green ball above a yellow box', suite: 'relations', category: 'spatial' },
-  { id: 'text/0000', text: SCRIPT_PROMPT, suite: 'text-rendering', category: 'text', subcategory: 'signs' },
+  { id: 'relations/0001', text: 'a green ball above a yellow box', suite: 'relations', category: 'spatial', expectations: { tag: 'position' } },
+  { id: 'text/0000', text: SCRIPT_PROMPT, suite: 'text-rendering', category: 'text', subcategory: 'signs', expectations: { tag: 'text', text: ['alert(1)'] } },
   { id: 'occupations/nurse', text: 'a photo of the face of a nurse', suite: 'occupations', category: 'occupation', attributes: { occupation: 'nurse' } },
   { id: 'occupations/engineer', text: 'a photo of the face of an engineer', suite: 'occupations', category: 'occupation', attributes: { occupation: 'engineer' } },
 ];
