@@ -1,5 +1,4 @@
 import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { SdxlEnsemble, checkTrajectorySpec, type Branch, type TrajectorySpec } from '../../pipelines/ensemble.js';
@@ -63,7 +62,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
       .option('models', { type: 'string', array: true, describe: 'Model folders: base=DIR refiner=DIR (default: the tiny test models)' })
       .option('device', { type: 'string', default: 'cpu', describe: 'Execution provider: cpu, cuda, tensorrt, dml, webgpu, … (falls back to cpu)' })
       .option('out', { type: 'string', default: 'refinery-out', describe: 'Output folder for <seed>-<mode>.png' })
-      .option('cache-dir', { type: 'string', default: join(homedir(), '.cache', 'refinery'), describe: 'Where the tiny test models are generated' }) as unknown as Argv<GenerateArgs>,
+      .option('cache-dir', { type: 'string', default: join('.cache', 'refinery'), describe: 'Where the tiny test models are generated (the same folder run and score use)' }) as unknown as Argv<GenerateArgs>,
   handler: async (args: ArgumentsCamelCase<GenerateArgs>) => {
     const plan = planGenerate(args);
     const log = (line: string) => console.error(line);
