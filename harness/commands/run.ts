@@ -15,6 +15,7 @@ interface RunArgs {
   quiet?: boolean;
   out?: string;
   report: boolean;
+  'determinism-check': boolean;
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -33,7 +34,12 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('measure', { type: 'boolean', default: true, describe: 'dry run: time a few UNet steps when the run folder has no timings (--no-measure to skip)' })
       .option('quiet', { type: 'boolean', describe: 'no progress output; print only where the results are' })
       .option('out', { type: 'string', describe: 'run folder (default: run.out_dir of the experiment, runs/<name>)' })
-      .option('report', { type: 'boolean', default: true, describe: 'build report.html at the end (--no-report to skip)' }) as Argv<RunArgs>,
+      .option('report', { type: 'boolean', default: true, describe: 'build report.html at the end (--no-report to skip)' })
+      .option('determinism-check', {
+        type: 'boolean',
+        default: true,
+        describe: 'at the end, regenerate one stored unit alone and compare its sha256 (--no-determinism-check to skip)',
+      }) as Argv<RunArgs>,
   handler: async (argv) => {
     const outcome = await runExperiment(
       {
@@ -49,6 +55,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
         quiet: argv.quiet,
         out: argv.out,
         noReport: !argv.report,
+        determinismCheck: argv['determinism-check'],
         commandLine: ['refinery', ...process.argv.slice(2)],
       },
       await defaultDependencies(),

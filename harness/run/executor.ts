@@ -95,6 +95,12 @@ export function unitLabel(unit: Unit): string {
   return `${unit.condition.label || unit.condition.id} ${unit.prompt.id} seed=${unit.seed}`;
 }
 
+/** The PNG bytes the run folder stores for an image, and their sha256 (the sample's `imageSha256`). */
+export function encodeStoredImage(image: RgbImage, pngTexts: BranchResult['pngTexts']): { png: Uint8Array; sha256: string } {
+  const png = encodePng(image, pngTexts);
+  return { png, sha256: createHash('sha256').update(png).digest('hex') };
+}
+
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -288,14 +294,14 @@ export class Executor {
     let sample: SampleRow;
     if (result.image) {
       const started = this.now();
-      const png = encodePng(result.image, result.pngTexts);
+      const { png, sha256 } = encodeStoredImage(result.image, result.pngTexts);
       const relative = imageRelativePath(unit.key);
       writeFileAtomic(join(paths.dir, relative), png);
       timings.write = (this.now() - started) / 1000;
       sample = {
         key: unit.key,
         imagePath: relative,
-        imageSha256: createHash('sha256').update(png).digest('hex'),
+        imageSha256: sha256,
         status: 'ok',
         error: null,
         timings,

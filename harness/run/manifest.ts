@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { arch, cpus, hostname, platform, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DeterminismCheck, MergedDeterminism } from './determinism.js';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -48,6 +49,8 @@ export interface RunManifest {
   endedAt: string | null;
   commandLine: string[];
   sessions: SessionRecord[];
+  /** the last determinism check (one unit regenerated alone and compared); merged runs hold one per shard */
+  determinism?: DeterminismCheck | MergedDeterminism;
 }
 
 export function refineryVersion(): string {

@@ -11,6 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../../pipelines/errors.js';
 import { RunStore } from '../store/store.js';
 import { fsyncDirectory, TEMP_PREFIX, writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { mergeDeterminism, type MergedDeterminism } from './determinism.js';
 import { readIdentity, writeIdentity, type RunIdentity } from './identity.js';
 import { inspectLock } from './lock.js';
 import type { RunManifest } from './manifest.js';
@@ -203,6 +204,12 @@ export function mergeRuns(dirs: readonly string[], outDir: string, log: (message
   };
 }
 
+/** Every shard's determinism check, so the merged run states each one (a shard's alone would hide the others). */
+function mergedDeterminismEntry(sources: { manifest: RunManifest | null }[]): { determinism?: MergedDeterminism } {
+  const merged = mergeDeterminism(sources.map((source) => ({ shard: source.manifest?.shard ?? null, determinism: source.manifest?.determinism })));
+  return merged ? { determinism: merged } : {};
+}
+
 function mergedManifest(sources: { dir: string; manifest: RunManifest | null }[], units: number): RunManifest & { mergedFrom: unknown[] } {
   const present = sources.map((source) => source.manifest).filter((m): m is RunManifest => m !== null);
   if (present.length === 0) throw new UserError(`none of the shards has a manifest.json (${sources.map((s) => s.dir).join(', ')})`);
@@ -216,6 +223,7 @@ function mergedManifest(sources: { dir: string; manifest: RunManifest | null }[]
     startedAt: starts[0],
     endedAt: ends.length === present.length ? ends[ends.length - 1] : null,
     sessions: present.flatMap((m) => m.sessions),
+    ...mergedDeterminismEntry(sources),
     mergedFrom: sources.map((source) => ({ dir: source.dir, shard: source.manifest?.shard ?? null, host: source.manifest?.host ?? null })),
   };
 }

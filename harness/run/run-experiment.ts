@@ -19,6 +19,7 @@ import { writeJsonAtomic } from './atomic.js';
 import { formatDryRun, measurePace, planDryRun, type PaceEstimate } from './dry-run.js';
 import { execute, type ExecutionOrder } from './executor.js';
 import type { ImageGenerator } from './generator.js';
+import { checkDeterminism, formatDeterminism } from './determinism.js';
 import { claimRunFolder, experimentSpecHash, type RunIdentity } from './identity.js';
 import { RunLock } from './lock.js';
 import { hostFacts, peakRssBytes, type RunManifest, type SessionRecord } from './manifest.js';
@@ -64,6 +65,11 @@ export interface RunOptions {
   noReport?: boolean;
   /** run every unit through its own generate call instead of sharing base trajectories (tests, benchmarks) */
   independentBranches?: boolean;
+  /**
+   * at the end, regenerate one stored unit alone and compare its bytes (default true); runs when this
+   * session made an image, or when the run is complete and has no check yet
+   */
+  determinismCheck?: boolean;
   /** the command line, for the manifest */
   commandLine?: string[];
 }
@@ -245,18 +251,36 @@ export async function runExperiment(options: RunOptions, deps: RunDependencies, 
       });
 
       Object.assign(session, {
-        endedAt: new Date().toISOString(),
         unitsRun: result.ok + result.failed,
         ok: result.ok,
         failed: result.failed,
         peakRssBytes: result.peakRssBytes,
       });
+      const counts = store.counts();
+      const determinismDue = result.ok > 0 || (counts.missing === 0 && manifest.determinism === undefined);
+      let determinismLine: string | null = null;
+      if (options.determinismCheck !== false && !result.stoppedEarly && determinismDue) {
+        progress.log('determinism check: regenerating one stored unit alone');
+        const check = await checkDeterminism({
+          store,
+          units,
+          generator: opened.generator,
+          provider: opened.executionProvider,
+          releaseBaseBeforeRefiner: order === 'model-major',
+        });
+        if (check) {
+          manifest.determinism = check;
+          determinismLine = formatDeterminism(check);
+        }
+      }
+      session.endedAt = new Date().toISOString();
       manifest.endedAt = session.endedAt;
       writeJsonAtomic(paths.manifest, manifest);
 
-      const counts = store.counts();
       const lines = formatSummary({ runDir, result, store: counts, lowMemoryReason: reason });
-      for (const line of options.quiet ? lines.slice(-1) : lines) writeLine(io.stdout, line);
+      if (determinismLine) lines.splice(lines.length - 1, 0, determinismLine);
+      const warnings = lines.filter((line) => line.startsWith('WARNING'));
+      for (const line of options.quiet ? [...warnings, ...lines.slice(-1)] : lines) writeLine(io.stdout, line);
 
       let reportPath: string | null = null;
       if (deps.buildReport && !options.noReport && !shard && !result.stoppedEarly) {
@@ -294,6 +318,7 @@ function startManifest(paths: RunPaths, identity: RunIdentity, opened: OpenedGen
     endedAt: null,
     commandLine: session.commandLine,
     sessions: [...(previous?.sessions ?? []), session],
+    ...(previous?.determinism !== undefined ? { determinism: previous.determinism } : {}),
   };
 }
 
