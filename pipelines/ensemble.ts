@@ -1,4 +1,5 @@
 import { dirname, relative } from 'node:path';
+import { baseBatchKey, runSdxlBaseBatch } from './batched-base.js';
 import { EmbeddingCache } from './embedding-cache.js';
 import { UserError } from './errors.js';
 import { generationTexts, type GenerationRecord } from './image/metadata.js';
@@ -8,7 +9,7 @@ import { TorchGenerator } from './noise/torch-generator.js';
 import { ensembleSplit, handoffCutoff, sdeditSplit } from './plan.js';
 import { createScheduler, resolveSchedulerChoice } from './schedulers/registry.js';
 import type { DiffusionScheduler } from './schedulers/types.js';
-import { checkSize, runSdxlBase, type PipelineContext, type SdxlModel } from './sdxl-base.js';
+import { checkSize, runSdxlBase, type BaseRequest, type BaseResult, type PipelineContext, type SdxlModel } from './sdxl-base.js';
 import { runSdxlRefiner, type RefinerStart } from './sdxl-refiner.js';
 import { LazySession, OnnxSession, type HostTensor } from './session.js';
 import type { TextEncoder } from './text-encoding.js';
@@ -169,8 +170,13 @@ export class SdxlEnsemble {
     return { base: hashes.base.digest, ...(hashes.refiner ? { refiner: hashes.refiner.digest } : {}) };
   }
 
+  /** The model folders as `load` validated them (layout, scheduler config, files), so callers need not validate again. */
+  folders(): { base: SdxlFolderInfo; refiner?: SdxlFolderInfo } {
+    return { base: this.base.info, ...(this.refiner ? { refiner: this.refiner.info } : {}) };
+  }
+
   /** Every file's sha256, hashed once per instance (and cached across runs with `hashCacheFile`). */
-  private hashFolders(): Promise<{ base: ModelFolderHash; refiner?: ModelFolderHash }> {
+  hashFolders(): Promise<{ base: ModelFolderHash; refiner?: ModelFolderHash }> {
     this.folderHashes ??= (async () => ({
       base: await hashModelFolder(this.base.info, this.options.hashCacheFile),
       ...(this.refiner ? { refiner: await hashModelFolder(this.refiner.info, this.options.hashCacheFile) } : {}),
@@ -206,8 +212,46 @@ export class SdxlEnsemble {
    * base-only or SDEdit branch needs the finished (and decoded) base.
    */
   async runBase(spec: TrajectorySpec, branches: Branch[]): Promise<BaseStage> {
-    // 1. check inputs and work out which base steps the branches need
     this.checkRequest(spec, branches);
+    const plan = this.planBase(spec, branches);
+    const result = await runSdxlBase(this.base.model, plan.request, this.context);
+    return this.toStage(spec, result, plan.needsFinal);
+  }
+
+  /**
+   * The base halves of several trajectories in one UNet batch (`runSdxlBaseBatch`): each gets the
+   * stage `runBase` would give it. The trajectories must agree on steps, guidance, guidance rescale,
+   * scheduler (+ config) and size (`baseBatchKeyOf`); prompts, negative prompts and seeds may differ.
+   */
+  async runBaseBatch(trajectories: ReadonlyArray<{ spec: TrajectorySpec; branches: Branch[] }>): Promise<BaseStage[]> {
+    for (const { spec, branches } of trajectories) this.checkRequest(spec, branches);
+    const plans = trajectories.map(({ spec, branches }) => this.planBase(spec, branches));
+    const results = await runSdxlBaseBatch(this.base.model, plans.map((plan) => plan.request), this.context);
+    const stages: BaseStage[] = [];
+    for (const [i, { spec }] of trajectories.entries()) stages.push(await this.toStage(spec, results[i], plans[i].needsFinal));
+    return stages;
+  }
+
+  /** `generate` for several trajectories whose base halves share UNet batches; one result list per trajectory. */
+  async generateBatch(trajectories: ReadonlyArray<{ spec: TrajectorySpec; branches: Branch[] }>): Promise<BranchResult[][]> {
+    const stages = await this.runBaseBatch(trajectories);
+    if (this.options.unloadBaseBeforeRefiner && trajectories.some(({ branches }) => branches.some((b) => needsRefiner(b)))) await this.releaseBase();
+    const results: BranchResult[][] = [];
+    for (const [i, { spec, branches }] of trajectories.entries()) {
+      const trajectoryResults: BranchResult[] = [];
+      for (const branch of branches) trajectoryResults.push(await this.runRefiner(spec, stages[i], branch));
+      results.push(trajectoryResults);
+    }
+    return results;
+  }
+
+  /** Trajectories with equal keys can share a base UNet batch (`runBaseBatch`). */
+  baseBatchKeyOf(spec: TrajectorySpec): string {
+    return baseBatchKey({ ...spec, scheduler: this.scheduler(this.base.info, spec) });
+  }
+
+  /** The base request for `branches`: how far to run and where to snapshot the latents. */
+  private planBase(spec: TrajectorySpec, branches: Branch[]): { request: BaseRequest; needsFinal: boolean } {
     const scheduler = this.scheduler(this.base.info, spec);
     scheduler.setTimesteps(spec.steps);
     const cuts = new Set<number>();
@@ -217,26 +261,24 @@ export class SdxlEnsemble {
       if (cut === null) needsFinal = true;
       else cuts.add(cut);
     }
-    const stopAfter = needsFinal ? spec.steps : Math.max(...cuts);
+    const request: BaseRequest = {
+      prompt: spec.prompt,
+      negativePrompt: spec.negativePrompt,
+      seed: spec.seed,
+      steps: spec.steps,
+      guidance: spec.guidance,
+      guidanceRescale: spec.guidanceRescale,
+      width: spec.width,
+      height: spec.height,
+      scheduler: this.scheduler(this.base.info, spec),
+      stopAfter: needsFinal ? spec.steps : Math.max(...cuts),
+      snapshotAfter: [...cuts],
+    };
+    return { request, needsFinal };
+  }
 
-    // 2. run the base trajectory, snapshotting the latents at each cut
-    const result = await runSdxlBase(
-      this.base.model,
-      {
-        prompt: spec.prompt,
-        negativePrompt: spec.negativePrompt,
-        seed: spec.seed,
-        steps: spec.steps,
-        guidance: spec.guidance,
-        guidanceRescale: spec.guidanceRescale,
-        width: spec.width,
-        height: spec.height,
-        scheduler: this.scheduler(this.base.info, spec),
-        stopAfter,
-        snapshotAfter: [...cuts],
-      },
-      this.context,
-    );
+  /** The stage of a base run: its snapshots, and the decoded finished base when a branch needs it. */
+  private async toStage(spec: TrajectorySpec, result: BaseResult, needsFinal: boolean): Promise<BaseStage> {
     const stage: BaseStage = {
       steps: spec.steps,
       latentDims: result.latentDims,
@@ -247,8 +289,6 @@ export class SdxlEnsemble {
       })),
       textEncodeSeconds: result.timings.textEncodeMs * SECONDS,
     };
-
-    // 3. decode the finished base when a base-only or SDEdit branch needs its image
     if (needsFinal) {
       const decodeStart = performance.now();
       const decoded = await this.decode(this.base, result.latents, result.latentDims);

@@ -28,6 +28,7 @@ export { baseTimeIds, refinerTimeIds, timeIdsFeed, timeIdWidthMismatch, DEFAULT_
 export { combineGuidance, rescaleGuidance, besselStd, predictNoise, type UnetConditioning, type NoisePredictionOptions } from './guidance.js';
 export { decodeLatents, encodeImage, decodedToRgb, decodedValueToByte, rgbToVaeInput, unscaleLatents, sampleLatentDistribution, roundHalfEven, countNonFinite, type DecodeResult, type EncodeResult, type PixelConversion } from './vae.js';
 export { runSdxlBase, initialLatents, checkSize, type SdxlModel, type PipelineContext, type BaseRequest, type BaseResult, type LatentSnapshot } from './sdxl-base.js';
+export { runSdxlBaseBatch, baseBatchKey } from './batched-base.js';
 export { runSdxlRefiner, type RefinerRequest, type RefinerResult, type RefinerStart } from './sdxl-refiner.js';
 export { SdxlEnsemble, generateIndependently, checkTrajectorySpec, type Branch, type TrajectorySpec, type BranchResult, type BaseStage, type EnsembleLoadOptions } from './ensemble.js';
 export { generationTexts, a1111Parameters, a1111Sampler, readGenerationRecord, REFINERY_VERSION, type GenerationRecord, type ModelIdentity } from './image/metadata.js';
