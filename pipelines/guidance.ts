@@ -7,14 +7,16 @@ import type { HostTensor, OnnxSession } from './session.js';
  * rounded equals the IEEE float32 op, so this is bit-exact to torch's float32 arithmetic.
  */
 export function combineGuidance(unetOutput: Float32Array, guidanceScale: number, into?: Float32Array): Float32Array {
-  const half = unetOutput.length / 2;
-  if (!Number.isInteger(half)) throw new Error(`guided UNet output has odd length ${unetOutput.length}`);
+  if (unetOutput.length % 2 !== 0) throw new Error(`guided UNet output has odd length ${unetOutput.length}`);
+  const half = unetOutput.length >>> 1;
+  if (into && into.length !== half) throw new RangeError(`combineGuidance: output buffer has length ${into.length}, expected ${half}`);
   const out = into ?? new Float32Array(half);
+  const uncond = unetOutput.subarray(0, half);
+  const cond = unetOutput.subarray(half);
   const g = Math.fround(guidanceScale);
   for (let i = 0; i < half; i++) {
-    const u = unetOutput[i];
-    const diff = Math.fround(unetOutput[half + i] - u);
-    out[i] = u + Math.fround(g * diff); // the Float32Array store is the last rounding
+    const u = uncond[i];
+    out[i] = u + Math.fround(g * Math.fround(cond[i] - u)); // the Float32Array store is the last rounding
   }
   return out;
 }
@@ -66,8 +68,11 @@ export interface UnetConditioning {
 export interface NoisePredictionOptions {
   guidanceScale: number;
   guidanceRescale?: number;
-  /** Reused for the doubled `[x; x]` sample feed across the steps of one loop (allocated when absent). */
-  workspace?: { sample?: Float32Array };
+  /**
+   * Buffers reused across the steps of one loop (allocated on first use): the doubled `[x; x]`
+   * sample feed and the guided ε, which is then valid only until the next call with this workspace.
+   */
+  workspace?: { sample?: Float32Array; guided?: Float32Array };
   /** Test hook: sees (and may change) copies of the UNet feeds before the call. */
   inspectFeeds?: (feeds: Record<string, HostTensor>) => void;
 }
@@ -111,7 +116,10 @@ export async function predictNoise(
   const result = await unet.run(feeds, [outputName]);
   const noise = result[outputName].data;
   if (!conditioning.guided) return noise;
-  const guided = combineGuidance(noise, options.guidanceScale);
+  const workspace = options.workspace;
+  const reusable = workspace?.guided;
+  const guided = combineGuidance(noise, options.guidanceScale, reusable && reusable.length === noise.length / 2 ? reusable : undefined);
+  if (workspace) workspace.guided = guided;
   if (options.guidanceRescale && options.guidanceRescale > 0) {
     rescaleGuidance(guided, noise.subarray(noise.length / 2), options.guidanceRescale);
   }

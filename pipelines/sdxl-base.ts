@@ -129,19 +129,25 @@ export async function runSdxlBase(model: SdxlModel, request: BaseRequest, contex
   const unet = await model.unet.get();
   const snapshotAfter = new Set(request.snapshotAfter ?? []);
   const snapshots = new Map<number, LatentSnapshot>();
+  // buffers reused by every step: the UNet input, the CFG feed and ε, and a spare for the next latents
   const workspace = {};
+  const modelInputBuffer = new Float32Array(latents.length);
+  let spareLatents: Float32Array = new Float32Array(latents.length);
   const loopStart = performance.now();
   if (snapshotAfter.has(0)) snapshots.set(0, { latents: Float32Array.from(latents), denoiseMs: 0 });
   for (let i = 0; i < stopAfter; i++) {
     const t = timesteps[i];
-    const modelInput = scheduler.scaleModelInput(latents, t);
+    const modelInput = scheduler.scaleModelInput(latents, t, modelInputBuffer);
     const noise = await predictNoise(unet, modelInput, latentDims, t, conditioning, {
       guidanceScale: request.guidance,
       guidanceRescale: request.guidanceRescale,
       workspace,
       inspectFeeds: context.inspectUnetFeeds && ((feeds) => context.inspectUnetFeeds!('base', feeds)),
     });
-    latents = scheduler.step(noise, t, latents, generator).prevSample;
+    const next = scheduler.step(noise, t, latents, generator, { prevSample: spareLatents }).prevSample;
+    // when the scheduler wrote into the spare, the previous latents become the next spare
+    if (next === spareLatents) spareLatents = latents;
+    latents = next;
     if (snapshotAfter.has(i + 1)) snapshots.set(i + 1, { latents: Float32Array.from(latents), denoiseMs: performance.now() - loopStart });
   }
 

@@ -105,18 +105,24 @@ export async function runSdxlRefiner(model: SdxlModel, request: RefinerRequest, 
 
   // 6. denoising loop over timesteps[beginIndex:]
   const unet = await model.unet.get();
+  // buffers reused by every step: the UNet input, the CFG feed and ε, and a spare for the next latents
   const workspace = {};
+  const modelInputBuffer = new Float32Array(latents.length);
+  let spareLatents: Float32Array = new Float32Array(latents.length);
   const loopStart = performance.now();
   for (let i = beginIndex; i < timesteps.length; i++) {
     const t = timesteps[i];
-    const modelInput = scheduler.scaleModelInput(latents, t);
+    const modelInput = scheduler.scaleModelInput(latents, t, modelInputBuffer);
     const noise = await predictNoise(unet, modelInput, latentDims, t, conditioning, {
       guidanceScale: request.guidance,
       guidanceRescale: request.guidanceRescale,
       workspace,
       inspectFeeds: context.inspectUnetFeeds && ((feeds) => context.inspectUnetFeeds!('refiner', feeds)),
     });
-    latents = scheduler.step(noise, t, latents, generator).prevSample;
+    const next = scheduler.step(noise, t, latents, generator, { prevSample: spareLatents }).prevSample;
+    // when the scheduler wrote into the spare, the previous latents become the next spare
+    if (next === spareLatents) spareLatents = latents;
+    latents = next;
   }
 
   // 7. return latents (decoded by the caller with this model's VAE)

@@ -11,8 +11,8 @@ import {
   trailingTimesteps,
   type TimestepSpacing,
 } from './spacing.js';
-import { StepIndexedScheduler, checkSameLength } from './step-indexed.js';
-import type { DiffusionScheduler, NoiseLevel, NoiseSource, SchedulerStepResult } from './types.js';
+import { StepIndexedScheduler, checkSameLength, outputArray } from './step-indexed.js';
+import type { DiffusionScheduler, NoiseLevel, NoiseSource, SchedulerStepResult, StepOutputs } from './types.js';
 
 export interface EulerAncestralDiscreteConfig extends BetaScheduleConfig {
   prediction_type: 'epsilon' | 'v_prediction';
@@ -82,21 +82,23 @@ export class EulerAncestralDiscreteScheduler extends StepIndexedScheduler implem
     return index;
   }
 
-  scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
+  scaleModelInput(sample: Float32Array, timestep: number, into?: Float32Array): Float32Array {
     this.requireSchedule();
     const sigma = this.sigmas[this.ensureStepIndex(timestep)];
     const divisor = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
-    const out = new Float32Array(sample.length);
-    for (let i = 0; i < sample.length; i++) out[i] = sample[i] / divisor;
+    const out = outputArray(`${this.className}.scaleModelInput`, into, sample, sample);
+    const n = sample.length;
+    for (let i = 0; i < n; i++) out[i] = sample[i] / divisor;
     return out;
   }
 
-  step(modelOutput: Float32Array, timestep: number, sample: Float32Array, generator?: NoiseSource): SchedulerStepResult {
+  step(modelOutput: Float32Array, timestep: number, sample: Float32Array, generator?: NoiseSource, into?: StepOutputs): SchedulerStepResult {
     const { sigmas } = this.requireSchedule();
-    checkSameLength(`${this.className}.step`, modelOutput, sample);
-    if (!generator) throw new Error(`${this.className}.step draws noise at every step: pass a generator`);
+    const name = `${this.className}.step`;
+    checkSameLength(name, modelOutput, sample);
+    if (!generator) throw new Error(`${name} draws noise at every step: pass a generator`);
     const index = this.ensureStepIndex(timestep);
-    if (index >= sigmas.length - 1) throw new RangeError(`${this.className}.step: the schedule is already finished`);
+    if (index >= sigmas.length - 1) throw new RangeError(`${name}: the schedule is already finished`);
     const sigmaFrom = sigmas[index];
     const sigmaTo = sigmas[index + 1];
     const sigmaFromSq = f32(sigmaFrom * sigmaFrom);
@@ -105,26 +107,26 @@ export class EulerAncestralDiscreteScheduler extends StepIndexedScheduler implem
     const sigmaDown = f32(Math.sqrt(f32(sigmaToSq - f32(sigmaUp * sigmaUp))));
     const dt = f32(sigmaDown - sigmaFrom);
 
-    const predOriginalSample = new Float32Array(sample.length);
-    if (this.config.prediction_type === 'epsilon') {
-      for (let i = 0; i < sample.length; i++) predOriginalSample[i] = sample[i] - f32(sigmaFrom * modelOutput[i]);
-    } else {
-      const variance = f32(sigmaFromSq + 1);
-      const outputScale = f32(-sigmaFrom / f32(Math.sqrt(variance)));
-      for (let i = 0; i < sample.length; i++) {
-        predOriginalSample[i] = f32(modelOutput[i] * outputScale) + f32(sample[i] / variance);
-      }
-    }
-
+    const prevSample = outputArray(name, into?.prevSample, sample, sample, modelOutput);
+    const predOriginalSample =
+      into && !into.predOriginalSample ? null : outputArray(name, into?.predOriginalSample, sample, sample, modelOutput, prevSample);
     const noise = generator.randn([sample.length]);
-    const prevSample = new Float32Array(sample.length);
-    for (let i = 0; i < sample.length; i++) {
-      const derivative = f32(f32(sample[i] - predOriginalSample[i]) / sigmaFrom);
-      const deterministic = f32(sample[i] + f32(derivative * dt));
+    const epsilon = this.config.prediction_type === 'epsilon';
+    // v-prediction: x0 = f32(v·outputScale) + f32(x / variance)
+    const variance = f32(sigmaFromSq + 1);
+    const outputScale = f32(-sigmaFrom / f32(Math.sqrt(variance)));
+    const n = sample.length;
+    // x0 estimate, derivative (x − x0)/σ, deterministic step to σ_down, then noise·σ_up, in one pass
+    for (let i = 0; i < n; i++) {
+      const x = sample[i];
+      const x0 = epsilon ? f32(x - f32(sigmaFrom * modelOutput[i])) : f32(f32(modelOutput[i] * outputScale) + f32(x / variance));
+      const derivative = f32(f32(x - x0) / sigmaFrom);
+      const deterministic = f32(x + f32(derivative * dt));
       prevSample[i] = deterministic + f32(noise[i] * sigmaUp);
+      if (predOriginalSample !== null) predOriginalSample[i] = x0;
     }
     this.currentStepIndex = index + 1;
-    return { prevSample, predOriginalSample };
+    return predOriginalSample ? { prevSample, predOriginalSample } : { prevSample };
   }
 
   addNoise(original: Float32Array, noise: Float32Array, at: NoiseLevel): Float32Array {

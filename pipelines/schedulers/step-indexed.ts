@@ -74,3 +74,18 @@ export abstract class StepIndexedScheduler {
 export function checkSameLength(name: string, a: Float32Array, b: Float32Array): void {
   if (a.length !== b.length) throw new RangeError(`${name}: arrays differ in length (${a.length} vs ${b.length})`);
 }
+
+/**
+ * `into` when given (checked: the same length as `like`, sharing no memory with `inputs`), else a
+ * new array of that length.
+ */
+export function outputArray(name: string, into: Float32Array | undefined, like: Float32Array, ...inputs: Float32Array[]): Float32Array {
+  if (into === undefined) return new Float32Array(like.length);
+  if (into.length !== like.length) throw new RangeError(`${name}: output buffer has length ${into.length}, expected ${like.length}`);
+  for (const input of inputs) {
+    if (into.buffer === input.buffer && into.byteOffset < input.byteOffset + input.byteLength && input.byteOffset < into.byteOffset + into.byteLength) {
+      throw new RangeError(`${name}: the output buffer overlaps an input; pass a separate array`);
+    }
+  }
+  return into;
+}

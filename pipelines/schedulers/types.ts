@@ -18,6 +18,20 @@ export interface SchedulerStepResult {
   readonly predOriginalSample?: Float32Array;
 }
 
+/**
+ * Caller-owned arrays that `step` may write its results into instead of allocating new ones (a
+ * denoising loop passes the same two buffers every step). A scheduler may ignore them, so callers
+ * always use the arrays in the returned result. Neither may alias `modelOutput` or `sample`.
+ * A scheduler that writes into `prevSample` keeps no reference to `sample` (the loop reuses that
+ * array for a later step); no scheduler keeps `modelOutput` (the pipelines reuse it every step).
+ */
+export interface StepOutputs {
+  /** Receives the next latents. */
+  readonly prevSample?: Float32Array;
+  /** Receives the clean-latent estimate; when `into` is given without it, the estimate may be left out of the result. */
+  readonly predOriginalSample?: Float32Array;
+}
+
 /** Where `addNoise` takes its noise level from. */
 export type NoiseLevel = number | { readonly stepIndex: number };
 
@@ -50,9 +64,12 @@ export interface DiffusionScheduler {
   setBeginIndex(index: number): void;
   /** The step index diffusers would find for a timestep (second match when it occurs twice). */
   indexForTimestep(timestep: number): number;
-  /** The UNet input for this step; may return `sample` itself when no scaling applies. */
-  scaleModelInput(sample: Float32Array, timestep: number): Float32Array;
-  step(modelOutput: Float32Array, timestep: number, sample: Float32Array, generator?: NoiseSource): SchedulerStepResult;
+  /**
+   * The UNet input for this step; may return `sample` itself when no scaling applies. Where it
+   * scales, it may write into `into` (same length as `sample`, not aliasing it) instead of allocating.
+   */
+  scaleModelInput(sample: Float32Array, timestep: number, into?: Float32Array): Float32Array;
+  step(modelOutput: Float32Array, timestep: number, sample: Float32Array, generator?: NoiseSource, into?: StepOutputs): SchedulerStepResult;
   /** Noises clean latents to a timestep (number) or to an explicit step index. */
   addNoise(original: Float32Array, noise: Float32Array, at: NoiseLevel): Float32Array;
   /** An independent copy with the same schedule and state, for branching one trajectory. */
