@@ -14,7 +14,23 @@ export interface MetricMeta {
   kind: 'continuous' | 'binary' | 'categorical';
   /** what a failure (value 0 for binary, low for continuous) means, for the limitations report */
   failureMeans?: string;
+  /** how prominently reports show the metric; absent means 'secondary' (see `MetricRole`) */
+  role?: MetricRole;
 }
+
+/**
+ * How prominently reports show a metric, in this order:
+ * - `primary`: the answer its scorer exists to give (e.g. clip_score, relation_correct); shown in the
+ *   report's at-a-glance summary and first in every section.
+ * - `secondary`: a supporting measure of the same question (e.g. clip_cosine, contrastive_margin).
+ * - `diagnostic`: a sanity check on the images rather than on the prompt (e.g. health_ok).
+ * - `detail`: one component of a diagnostic (e.g. the individual health flags); reports fold these
+ *   into one compact table.
+ */
+export type MetricRole = 'primary' | 'secondary' | 'diagnostic' | 'detail';
+
+/** Report order of the roles; a metric without a role counts as 'secondary'. */
+export const METRIC_ROLES: readonly MetricRole[] = ['primary', 'secondary', 'diagnostic', 'detail'];
 
 /** A generated (or imported) image and what it was made for. */
 export interface ScorableSample {

@@ -50,16 +50,28 @@ export interface CurveDatum {
   n: number;
 }
 
-/** Mean with interval bars against handoff fraction or SDEdit strength, one line per series. */
-export function curveChart(title: string, xTitle: string, yTitle: string, values: CurveDatum[], xDomain: [number, number]): Record<string, unknown> {
-  const x = { field: 'x', type: 'quantitative', title: xTitle, scale: { domain: xDomain, nice: false } };
-  const color = { field: 'series', type: 'nominal', title: 'series' };
+/**
+ * Mean with interval bars against handoff fraction or SDEdit strength, one line per series (the legend
+ * is left out when there is only one). `yDomain` fixes the value axis, e.g. [0, 1] for a success rate.
+ */
+export function curveChart(
+  title: string,
+  xTitle: string,
+  yTitle: string,
+  values: CurveDatum[],
+  xDomain: [number, number],
+  yDomain: [number, number] | null = null,
+): Record<string, unknown> {
+  // padding keeps the interval bars at the ends of the domain (h = 1, s = 0) clear of the frame
+  const x = { field: 'x', type: 'quantitative', title: xTitle, scale: { domain: xDomain, nice: false, padding: 10 } };
+  const color = new Set(values.map((value) => value.series)).size > 1 ? { field: 'series', type: 'nominal', title: 'series' } : { value: '#4c78a8' };
+  const yScale = yDomain ? { domain: yDomain } : { zero: false };
   return {
     ...base(title, values),
     width: 360,
     height: 220,
     layer: [
-      { mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { x, y: { field: 'lower', type: 'quantitative', title: yTitle, scale: { zero: false } }, y2: { field: 'upper' }, color } },
+      { mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { x, y: { field: 'lower', type: 'quantitative', title: yTitle, scale: yScale }, y2: { field: 'upper' }, color } },
       { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative' }, color } },
     ],
   };

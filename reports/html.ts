@@ -13,6 +13,15 @@ import type { ThemeMetric } from './limitations.js';
 import { slug } from './charts.js';
 import { formatDirection, formatInterval, formatNumber, formatP, formatPercent } from './format.js';
 import { UNKNOWN_LABEL } from './bias.js';
+import { constantValue } from './summarize.js';
+import type { MetricRole } from '../probes/types.js';
+
+/** Holm-adjusted p below this is called a difference in the report (and flagged). */
+export const SIGNIFICANCE_LEVEL = 0.05;
+
+function significant(pHolm: number | null): boolean {
+  return pHolm !== null && pHolm < SIGNIFICANCE_LEVEL;
+}
 
 export const PERCEIVED_LABELS_STATEMENT = [
   'These labels are perceived attributes: an automated classifier’s reading of the pixels of generated images, named above with its label set.',
@@ -93,6 +102,11 @@ blockquote { border-left: 3px solid #ccc; margin: 0.4rem 0; padding-left: 0.8rem
 pre { background: #f6f6f6; padding: 0.6rem; overflow-x: auto; font-size: 0.78rem; }
 code { font-size: 0.85rem; }
 .statement { background: #fff8e6; border: 1px solid #f0d9a0; padding: 0.6rem 1rem; border-radius: 6px; }
+.role { font-size: 0.7rem; font-weight: normal; color: #555; border: 1px solid #ccc; border-radius: 3px; padding: 0 0.3rem; vertical-align: middle; }
+.role-primary { color: #1b4f8a; border-color: #1b4f8a; }
+.constant { background: #f6f6f6; padding: 0.4rem 0.8rem; border-radius: 4px; }
+td.constant, td.empty { text-align: center; }
+tr.significant td { background: #eef6ee; }
 `;
 
 export interface HtmlInputs {
@@ -158,47 +172,73 @@ function overview(model: ReportModel): SafeHtml {
   );
   const metricRows = model.metrics.map(
     (m) =>
-      html`<tr><td><code>${m.name}</code></td><td>${m.kind}</td><td>${formatDirection(m.higherIsBetter)}</td><td>${m.scorer}@${m.scorerVersion}</td><td>${m.description}${m.inferred ? ' (metadata missing in the store)' : ''}</td></tr>`,
+      html`<tr><td><code>${m.name}</code></td><td>${m.kind === 'categorical' ? '—' : m.role}</td><td>${m.kind}</td><td>${formatDirection(m.higherIsBetter)}</td><td>${m.scorer}@${m.scorerVersion}</td><td>${m.description}${m.inferred ? ' (metadata missing in the store)' : ''}</td></tr>`,
   );
   return html`<section id="overview"><h2>Overview</h2>
 <p>Run <strong>${model.run.name}</strong>${model.run.experiment ? html` of experiment <strong>${model.run.experiment}</strong>` : ''}: ${model.run.units} units, ${model.run.ok} images, ${model.run.failed} failed, ${model.run.notRun} not run.</p>
 <h3 id="conditions">Conditions</h3>${table(['condition', 'mode', 'handoff h', 'strength s', 'units', 'ok', 'failed', 'id'], conditionRows)}
-<h3 id="metrics">Metrics</h3>${table(['metric', 'kind', 'direction', 'scorer', 'description'], metricRows)}</section>`;
+<h3 id="metrics">Metrics</h3>${table(['metric', 'role', 'kind', 'direction', 'scorer', 'description'], metricRows)}</section>`;
 }
 
-function baseVsRefiner(inputs: HtmlInputs): SafeHtml {
-  const { model } = inputs;
-  const metrics = model.metrics.filter((m) => m.kind !== 'categorical' && model.baseVsRefiner.summaries.some((s) => s.metric === m.name && s.n + s.undetermined > 0));
+type ModelMetric = ReportModel['metrics'][number];
+
+/** Non-categorical metrics with at least one score, in report order. */
+function scoredMetrics(model: ReportModel): ModelMetric[] {
+  return model.metrics.filter((m) => m.kind !== 'categorical' && model.baseVsRefiner.summaries.some((s) => s.metric === m.name && s.n + s.undetermined > 0));
+}
+
+const ROLE_TITLES: Record<MetricRole, string> = {
+  primary: 'primary',
+  secondary: 'secondary',
+  diagnostic: 'image diagnostic',
+  detail: 'diagnostic detail',
+};
+
+function pairedTable(model: ReportModel, metric: ModelMetric, comparisons: ReportModel['baseVsRefiner']['comparisons']): SafeHtml {
   const percent = Math.round(model.settings.confidence * 100);
-  const blocks = metrics.map((metric) => {
-    const summaries = model.baseVsRefiner.summaries.filter((s) => s.metric === metric.name);
-    const comparisons = model.baseVsRefiner.comparisons.filter((c) => c.metric === metric.name);
-    const categories = model.baseVsRefiner.categories.filter((c) => c.metric === metric.name);
-    return html`<section class="metric" id="metric-${slug(metric.name)}"><h3><code>${metric.name}</code></h3>
-<p class="note">${metric.description} (${metric.kind}, ${formatDirection(metric.higherIsBetter)}; ${metric.scorer}@${metric.scorerVersion})</p>
+  return table(
+    ['condition', 'reference', 'pairs', 'reference mean', 'condition mean', `difference [${percent}% CI]`, `win rate [${percent}% CI]`, 'test', 'statistic', 'p', 'p (Holm)'],
+    comparisons.map(
+      (c) =>
+        html`<tr${significant(c.pHolm) ? html` class="significant"` : ''}><td>${c.conditionLabel}</td><td>${c.referenceLabel}</td>${numberCell(c.nPairs)}${numberCell(c.referenceMean)}${numberCell(c.conditionMean)}${intervalCell(c.difference)}${numberCell(
+          c.winRate?.rate ?? null,
+          c.winRate
+            ? `${formatPercent(c.winRate.rate)} [${formatPercent(c.winRate.lower)}, ${formatPercent(c.winRate.upper)}] (${c.winRate.wins}/${c.winRate.ties}/${c.winRate.losses})`
+            : metric.higherIsBetter === null
+              ? 'no direction'
+              : '—',
+        )}<td>${c.test ? `${c.test}${c.testMethod ? ` (${c.testMethod})` : ''}` : '—'}</td><td>${c.statistic ?? '—'}</td>${numberCell(c.pValue, formatP(c.pValue))}${numberCell(c.pHolm, formatP(c.pHolm))}</tr>`,
+    ),
+    `Paired against the reference on shared (prompt, seed) pairs; difference = condition − reference; win rate: wins/ties/losses, ${model.settings.tieRule}`,
+  );
+}
+
+function metricBlock(inputs: HtmlInputs, metric: ModelMetric): SafeHtml {
+  const { model } = inputs;
+  const percent = Math.round(model.settings.confidence * 100);
+  const summaries = model.baseVsRefiner.summaries.filter((s) => s.metric === metric.name);
+  const comparisons = model.baseVsRefiner.comparisons.filter((c) => c.metric === metric.name);
+  const categories = model.baseVsRefiner.categories.filter((c) => c.metric === metric.name);
+  const heading = html`<h3><code>${metric.name}</code> <span class="role role-${metric.role}">${ROLE_TITLES[metric.role]}</span></h3>
+<p class="note">${metric.description} (${metric.kind}, ${formatDirection(metric.higherIsBetter)}; ${metric.scorer}@${metric.scorerVersion})</p>`;
+  const scored = summaries.reduce((sum, s) => sum + s.n + s.undetermined, 0);
+  if (summaries.every((s) => s.n === 0)) {
+    return html`<section class="metric" id="metric-${slug(metric.name)}">${heading}<p class="empty">Undetermined for all ${scored} scored samples in every condition, so there is nothing to estimate or compare.</p></section>`;
+  }
+  const constant = constantValue(summaries);
+  if (constant !== null) {
+    const determined = summaries.reduce((sum, s) => sum + s.n, 0);
+    const undetermined = scored - determined;
+    return html`<section class="metric" id="metric-${slug(metric.name)}">${heading}<p class="constant">Constant at <strong>${formatNumber(constant)}</strong> in every condition (${determined} samples${undetermined > 0 ? `, ${undetermined} undetermined` : ''}): no chart and no comparison to make.</p></section>`;
+  }
+  return html`<section class="metric" id="metric-${slug(metric.name)}">${heading}
 ${chartFigures(inputs, (chart) => chart.section === 'base-vs-refiner' && chart.metric === metric.name)}
 ${table(
   ['condition', 'n', 'undetermined', `mean [${percent}% CI]`],
   summaries.map((s) => html`<tr><td>${s.conditionLabel}</td>${numberCell(s.n)}${numberCell(s.undetermined)}${intervalCell(s.mean)}</tr>`),
   `Per condition (${metric.kind === 'binary' ? 'mean = success rate' : 'mean score'})`,
 )}
-${comparisons.length === 0
-  ? html`<p class="empty">No paired comparison: no reference condition matched “${model.settings.reference}”.</p>`
-  : table(
-      ['condition', 'reference', 'pairs', 'reference mean', 'condition mean', `difference [${percent}% CI]`, `win rate [${percent}% CI]`, 'test', 'statistic', 'p', 'p (Holm)'],
-      comparisons.map(
-        (c) =>
-          html`<tr><td>${c.conditionLabel}</td><td>${c.referenceLabel}</td>${numberCell(c.nPairs)}${numberCell(c.referenceMean)}${numberCell(c.conditionMean)}${intervalCell(c.difference)}${numberCell(
-            c.winRate?.rate ?? null,
-            c.winRate
-              ? `${formatPercent(c.winRate.rate)} [${formatPercent(c.winRate.lower)}, ${formatPercent(c.winRate.upper)}] (${c.winRate.wins}/${c.winRate.ties}/${c.winRate.losses})`
-              : metric.higherIsBetter === null
-                ? 'no direction'
-                : '—',
-          )}<td>${c.test ? `${c.test}${c.testMethod ? ` (${c.testMethod})` : ''}` : '—'}</td><td>${c.statistic ?? '—'}</td>${numberCell(c.pValue, formatP(c.pValue))}${numberCell(c.pHolm, formatP(c.pHolm))}</tr>`,
-      ),
-      `Paired against the reference on shared (prompt, seed) pairs; difference = condition − reference; win rate: wins/ties/losses, ${model.settings.tieRule}`,
-    )}
+${comparisons.length === 0 ? html`<p class="empty">No paired comparison: no reference condition matched “${model.settings.reference}”.</p>` : pairedTable(model, metric, comparisons)}
 ${categories.length === 0
   ? ''
   : html`<details><summary>Breakdown by prompt category (${categories.length} rows)</summary>${table(
@@ -206,7 +246,48 @@ ${categories.length === 0
       categories.map((c) => html`<tr><td>${c.level}</td><td>${c.group}</td><td>${c.conditionLabel}</td>${numberCell(c.n)}${intervalCell(c.mean)}</tr>`),
     )}</details>`}
 </section>`;
+}
+
+/** The 'detail' metrics (components of a diagnostic) folded into one compact table of means. */
+function detailBlock(inputs: HtmlInputs, metrics: readonly ModelMetric[]): SafeHtml {
+  const { model } = inputs;
+  if (metrics.length === 0) return html``;
+  const percent = Math.round(model.settings.confidence * 100);
+  const conditions = model.run.conditions;
+  const rows = metrics.map((metric) => {
+    const summaries = model.baseVsRefiner.summaries.filter((s) => s.metric === metric.name);
+    const constant = constantValue(summaries);
+    const label = html`<td><code>${metric.name}</code><br><span class="note">${metric.description}</span></td><td>${formatDirection(metric.higherIsBetter)}</td>`;
+    if (summaries.every((s) => s.n === 0)) return html`<tr>${label}<td colspan="${conditions.length}" class="empty">undetermined for every sample</td></tr>`;
+    if (constant !== null) return html`<tr>${label}<td colspan="${conditions.length}" class="constant">constant at <strong>${formatNumber(constant)}</strong> in every condition</td></tr>`;
+    return html`<tr>${label}${conditions.map((condition) => {
+      const summary = summaries.find((s) => s.conditionId === condition.id);
+      const comparison = model.baseVsRefiner.comparisons.find((c) => c.metric === metric.name && c.conditionId === condition.id);
+      const flagged = comparison !== undefined && significant(comparison.pHolm);
+      return numberCell(summary?.mean?.estimate ?? null, `${formatInterval(summary?.mean ?? null)}${flagged ? ' †' : ''}`);
+    })}</tr>`;
   });
+  const comparisons = model.baseVsRefiner.comparisons.filter((c) => metrics.some((m) => m.name === c.metric) && constantValue(model.baseVsRefiner.summaries.filter((s) => s.metric === c.metric)) === null);
+  return html`<section class="metric" id="diagnostic-details"><h3>Diagnostic details <span class="role role-detail">${metrics.length} metrics</span></h3>
+<p class="note">The components behind the image diagnostics, one row each: mean [${percent}% CI] per condition (binary flags: share of images flagged). † = differs from the reference with Holm-adjusted p &lt; ${SIGNIFICANCE_LEVEL}.</p>
+<table class="sortable compact"><thead><tr><th scope="col">metric</th><th scope="col">direction</th>${conditions.map((c) => html`<th scope="col">${c.label}</th>`)}</tr></thead><tbody>${rows}</tbody></table>
+${comparisons.length === 0
+  ? ''
+  : html`<details><summary>Paired comparisons of the details against the reference (${comparisons.length} rows)</summary>${table(
+      ['metric', 'condition', 'reference', 'pairs', `difference [${percent}% CI]`, 'test', 'p', 'p (Holm)'],
+      comparisons.map(
+        (c) =>
+          html`<tr><td><code>${c.metric}</code></td><td>${c.conditionLabel}</td><td>${c.referenceLabel}</td>${numberCell(c.nPairs)}${intervalCell(c.difference)}<td>${c.test ?? '—'}</td>${numberCell(c.pValue, formatP(c.pValue))}${numberCell(c.pHolm, formatP(c.pHolm))}</tr>`,
+      ),
+    )}</details>`}
+</section>`;
+}
+
+function baseVsRefiner(inputs: HtmlInputs): SafeHtml {
+  const { model } = inputs;
+  const metrics = scoredMetrics(model);
+  const full = metrics.filter((m) => m.role !== 'detail');
+  const details = metrics.filter((m) => m.role === 'detail');
   const strips = model.strips.map(
     (strip) => html`<div class="strip"><h4>${strip.promptText} <span class="note">(${strip.promptId}, seed ${strip.seed})</span></h4><div class="strip-row">${strip.cells.map(
       (cell) =>
@@ -217,7 +298,7 @@ ${categories.length === 0
   );
   return html`<section id="base-vs-refiner"><h2>Base vs refiner</h2>
 ${model.baseVsRefiner.unpairedConditions.length > 0 ? html`<p class="note">Conditions without a reference to pair with: ${model.baseVsRefiner.unpairedConditions.join(', ')}.</p>` : ''}
-${metrics.length === 0 ? html`<p class="empty">No continuous or binary scores in this run.</p>` : blocks}
+${metrics.length === 0 ? html`<p class="empty">No continuous or binary scores in this run.</p>` : [...full.map((metric) => metricBlock(inputs, metric)), detailBlock(inputs, details)]}
 <h3 id="image-strips">Image strips</h3>
 ${strips.length === 0 ? html`<p class="empty">No images.</p>` : html`<p class="note">The same prompt and seed under every condition (${model.strips.length} prompt–seed pairs: each prompt’s first seed, then the next).</p>${strips}`}
 </section>`;
@@ -354,9 +435,16 @@ function methods(model: ReportModel): SafeHtml {
 }
 
 function tableOfContents(model: ReportModel): SafeHtml {
-  const metricLinks = model.metrics
-    .filter((m) => m.kind !== 'categorical' && model.baseVsRefiner.summaries.some((s) => s.metric === m.name && s.n + s.undetermined > 0))
-    .map((m) => html`<li><a href="#metric-${slug(m.name)}">${m.name}</a></li>`);
+  const metrics = scoredMetrics(model);
+  const groups = (['primary', 'secondary', 'diagnostic'] as const)
+    .map((role) => ({ role, metrics: metrics.filter((m) => m.role === role) }))
+    .filter((group) => group.metrics.length > 0)
+    .map(
+      (group) =>
+        html`<li>${ROLE_TITLES[group.role]}: ${group.metrics.map((m, i) => html`${i > 0 ? ' · ' : ''}<a href="#metric-${slug(m.name)}">${m.name}</a>`)}</li>`,
+    );
+  const details = metrics.filter((m) => m.role === 'detail');
+  const metricLinks = [...groups, ...(details.length > 0 ? [html`<li><a href="#diagnostic-details">diagnostic details</a> (${details.length} metrics)</li>`] : [])];
   return html`<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>
 <li><a href="#overview">Overview</a></li>
 <li><a href="#base-vs-refiner">Base vs refiner</a>${metricLinks.length > 0 ? html`<ol>${metricLinks}<li><a href="#image-strips">Image strips</a></li></ol>` : ''}</li>

@@ -7,7 +7,7 @@
  * The themes are data: add a pattern here when a new probe measures one of them.
  */
 import type { ReportMetric } from './load.js';
-import type { Observation, RunIndex } from './observations.js';
+import { metricRole, type Observation, type RunIndex } from './observations.js';
 import { detailExcerpt, detailImageSize, extractBoxes, type EvidenceBox } from './evidence.js';
 import { wilsonInterval } from './stats/tests.js';
 import type { MetricSummary } from './summarize.js';
@@ -205,8 +205,11 @@ export function summarizeLimitations(
   const candidates = index.metrics.filter((metric) => metric.kind !== 'categorical' && (index.observations.get(metric.name)?.length ?? 0) > 0);
   const assigned = new Set<string>();
   const themes = MODEL_CARD_THEMES.map((theme) => {
-    const metrics = candidates.filter((metric) => !assigned.has(metric.name) && theme.pattern.test(`${metric.name} ${metric.scorer}`));
-    for (const metric of metrics) assigned.add(metric.name);
+    const matching = candidates.filter((metric) => !assigned.has(metric.name) && theme.pattern.test(`${metric.name} ${metric.scorer}`));
+    // components of a diagnostic (role 'detail') only stand in for a theme nothing else measures
+    const headline = matching.filter((metric) => metricRole(metric) !== 'detail');
+    const metrics = headline.length > 0 ? headline : matching;
+    for (const metric of matching) assigned.add(metric.name);
     return {
       id: theme.id,
       title: theme.title,
@@ -215,7 +218,7 @@ export function summarizeLimitations(
     };
   });
   const other = candidates
-    .filter((metric) => !assigned.has(metric.name) && metric.kind === 'binary' && metric.failureMeans)
+    .filter((metric) => !assigned.has(metric.name) && metric.kind === 'binary' && metric.failureMeans && metricRole(metric) !== 'detail')
     .map((metric) => themeMetric(metric, index, summaries, options.confidence, options.maxExamples));
   return { themes, other };
 }

@@ -4,8 +4,9 @@
  * report.json) and the chart specs. Pure: no files are read here except through `RunRecords`.
  */
 import type { RunRecords } from './load.js';
-import { indexRun, pairKey, type RunIndex } from './observations.js';
-import { BREAKDOWN_LEVELS, reportedMetrics, summarizeBaseVsRefiner, type BaseVsRefiner, type StatSettings } from './summarize.js';
+import { indexRun, metricRole, pairKey, type RunIndex } from './observations.js';
+import type { MetricRole } from '../probes/types.js';
+import { BREAKDOWN_LEVELS, constantValue, reportedMetrics, summarizeBaseVsRefiner, type BaseVsRefiner, type StatSettings } from './summarize.js';
 import { summarizeBias, type BiasMetricResult } from './bias.js';
 import { summarizeLimitations, type ThemeMetric, type ThemeResult } from './limitations.js';
 import { summarizeReproducibility, type Reproducibility } from './reproducibility.js';
@@ -68,7 +69,19 @@ export interface ReportModel {
     tests: { continuous: string; binary: string; multiplicity: string };
     bias: string;
   };
-  metrics: { name: string; description: string; kind: string; higherIsBetter: boolean | null; range: [number, number] | null; scorer: string; scorerVersion: string; failureMeans: string | null; inferred: boolean }[];
+  /** in report order: by role, then the experiment's scorers list, then name */
+  metrics: {
+    name: string;
+    description: string;
+    kind: string;
+    higherIsBetter: boolean | null;
+    range: [number, number] | null;
+    role: MetricRole;
+    scorer: string;
+    scorerVersion: string;
+    failureMeans: string | null;
+    inferred: boolean;
+  }[];
   baseVsRefiner: BaseVsRefiner;
   bias: BiasMetricResult[];
   limitations: { themes: ThemeResult[]; other: ThemeMetric[] };
@@ -108,8 +121,15 @@ function conditionInfo(index: RunIndex): ConditionInfo[] {
   });
 }
 
+/** What a strip's captions show: the primary and diagnostic metrics (at most 5), else the first four reported. */
+export function stripMetrics(index: RunIndex): ReturnType<typeof reportedMetrics> {
+  const reported = reportedMetrics(index);
+  const headline = reported.filter((metric) => metricRole(metric) === 'primary' || metricRole(metric) === 'diagnostic');
+  return headline.length > 0 ? headline.slice(0, 5) : reported.slice(0, 4);
+}
+
 function strips(index: RunIndex, maxStrips: number): Strip[] {
-  const metrics = reportedMetrics(index).slice(0, 4);
+  const metrics = stripMetrics(index);
   const valueByKey = new Map<string, Map<string, { value: number | null; label: string | null }>>();
   for (const metric of metrics) {
     for (const observation of index.observations.get(metric.name) ?? []) {
@@ -171,7 +191,11 @@ function buildCharts(model: Omit<ReportModel, 'charts'>): ChartSpec[] {
   const charts: ChartSpec[] = [];
   const ids = new ChartIds();
   const percent = Math.round(model.settings.confidence * 100);
-  for (const metric of model.metrics.filter((m) => m.kind !== 'categorical')) {
+  // details are folded into one table, and a constant metric is stated in words: neither gets charts
+  const charted = model.metrics.filter(
+    (m) => m.kind !== 'categorical' && m.role !== 'detail' && constantValue(model.baseVsRefiner.summaries.filter((s) => s.metric === m.name)) === null,
+  );
+  for (const metric of charted) {
     for (const axis of ['handoff', 'strength'] as const) {
       const points = model.baseVsRefiner.curves.filter((point) => point.metric === metric.name && point.axis === axis);
       if (points.length === 0) continue;
@@ -188,6 +212,7 @@ function buildCharts(model: Omit<ReportModel, 'charts'>): ChartSpec[] {
           metric.name,
           points.map((point) => ({ series: point.series, x: point.x, mean: point.mean, lower: point.lower, upper: point.upper, condition: point.conditionLabel, n: point.n })),
           axis === 'handoff' ? [Math.min(...xs, 0.5), 1] : [0, Math.max(...xs, 0.5)],
+          metric.kind === 'binary' ? [0, 1] : null,
         ),
       });
     }
@@ -318,6 +343,7 @@ export function buildReportModel(
       kind: metric.kind,
       higherIsBetter: metric.higherIsBetter,
       range: metric.range,
+      role: metricRole(metric),
       scorer: metric.scorer,
       scorerVersion: metric.scorerVersion,
       failureMeans: metric.failureMeans ?? null,

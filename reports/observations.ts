@@ -3,6 +3,7 @@
  * Joins units, samples and scores into per-metric observations, and resolves each metric's metadata
  * (inferring the kind from the values when the store has none).
  */
+import { METRIC_ROLES, type MetricRole } from '../probes/types.js';
 import type { ReportCondition, ReportMetric, ReportSample, ReportScore, ReportUnit, RunRecords } from './load.js';
 import { orderedConditions } from './conditions.js';
 
@@ -17,8 +18,9 @@ export interface RunIndex {
   units: ReportUnit[];
   unitByKey: Map<string, ReportUnit>;
   sampleByKey: Map<string, ReportSample>;
-  metrics: ReportMetric[];
   metricByName: Map<string, ReportMetric>;
+  /** in report order (see `orderMetrics`) */
+  metrics: ReportMetric[];
   /** metric name → observations on ok samples, sorted by condition order, prompt id, seed */
   observations: Map<string, Observation[]>;
 }
@@ -30,6 +32,39 @@ function compareText(a: string, b: string): number {
 /** `${prompt id}|seed=${seed}`: what pairs images across conditions within one run */
 export function pairKey(unit: ReportUnit): string {
   return `${unit.prompt.id}|seed=${unit.seed}`;
+}
+
+/** The metric's declared role; absent or unrecognised (a store written before roles existed) means 'secondary'. */
+export function metricRole(metric: { role?: unknown }): MetricRole {
+  return METRIC_ROLES.includes(metric.role as MetricRole) ? (metric.role as MetricRole) : 'secondary';
+}
+
+/** Scorer ids in the order of the experiment's `scorers` list (entries are ids or `{ id, options }`). */
+export function scorerOrder(spec: Record<string, unknown> | null): string[] {
+  const scorers = spec?.scorers;
+  if (!Array.isArray(scorers)) return [];
+  return scorers
+    .map((entry: unknown) => (typeof entry === 'string' ? entry : entry !== null && typeof entry === 'object' ? (entry as { id?: unknown }).id : undefined))
+    .filter((id): id is string => typeof id === 'string');
+}
+
+/**
+ * Report order: by role (primary, secondary, diagnostic, detail), then by the scorer's place in the
+ * experiment's `scorers` list (scorers it does not list come after, by id), then by name. The store
+ * keeps no declaration order within a scorer, so the role is what puts e.g. clip_score before clip_cosine.
+ */
+export function orderMetrics(metrics: readonly ReportMetric[], scorers: readonly string[]): ReportMetric[] {
+  const scorerRank = (id: string) => {
+    const rank = scorers.indexOf(id);
+    return rank === -1 ? scorers.length : rank;
+  };
+  return [...metrics].sort(
+    (a, b) =>
+      METRIC_ROLES.indexOf(metricRole(a)) - METRIC_ROLES.indexOf(metricRole(b)) ||
+      scorerRank(a.scorer) - scorerRank(b.scorer) ||
+      compareText(a.scorer, b.scorer) ||
+      compareText(a.name, b.name),
+  );
 }
 
 function inferMetric(name: string, scores: readonly ReportScore[]): ReportMetric {
@@ -69,7 +104,7 @@ export function indexRun(records: RunRecords): RunIndex {
   const metricByName = new Map<string, ReportMetric>();
   for (const metric of [...records.metrics].sort((a, b) => compareText(a.name, b.name))) metricByName.set(metric.name, metric);
   for (const [name, scores] of scoresByMetric) if (!metricByName.has(name)) metricByName.set(name, inferMetric(name, scores));
-  const metrics = [...metricByName.values()].sort((a, b) => compareText(a.name, b.name));
+  const metrics = orderMetrics([...metricByName.values()], scorerOrder(records.spec));
 
   const observations = new Map<string, Observation[]>();
   for (const [name, scores] of scoresByMetric) {

@@ -33,6 +33,9 @@ export interface MetricSummary {
   /** samples scored with value null (undetermined) */
   undetermined: number;
   mean: Interval | null;
+  /** smallest and largest value (null when n = 0); equal when the metric is constant in this condition */
+  min: number | null;
+  max: number | null;
 }
 
 export interface ComparisonRow {
@@ -102,6 +105,17 @@ function interval(values: number[], settings: StatSettings, label: string): Inte
   return result && { estimate: result.estimate, lower: result.lower, upper: result.upper };
 }
 
+/**
+ * The value every determined sample of the metric has, in every condition, or null when the values
+ * vary (or none is determined): a constant metric has nothing to plot or compare.
+ */
+export function constantValue(summaries: readonly MetricSummary[]): number | null {
+  const determined = summaries.filter((s) => s.n > 0);
+  if (determined.length === 0) return null;
+  const value = determined[0].min;
+  return determined.every((s) => s.min === value && s.max === value) ? value : null;
+}
+
 export function reportedMetrics(index: RunIndex): ReportMetric[] {
   return index.metrics.filter((metric) => metric.kind !== 'categorical' && (index.observations.get(metric.name)?.length ?? 0) > 0);
 }
@@ -149,6 +163,8 @@ export function summarizeBaseVsRefiner(index: RunIndex, settings: StatSettings):
         n: values.length,
         undetermined: list.length - values.length,
         mean,
+        min: values.length === 0 ? null : values.reduce((a, b) => Math.min(a, b)),
+        max: values.length === 0 ? null : values.reduce((a, b) => Math.max(a, b)),
       });
       for (const level of BREAKDOWN_LEVELS) {
         const groups = new Map<string, number[]>();

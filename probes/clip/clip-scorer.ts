@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import type { MetricMeta, ScorableSample, Scorer, ScoreRecord, ScoringContext } from '../types.js';
-import type { ScorerDefinition } from '../registry.js';
+import type { Lease, ScorerDefinition } from '../registry.js';
 import { cosine, type ClipModel } from './clip-model.js';
 import { clipModelOptions, imageSources, openClipModel, parseScorerOptions } from './scorer-support.js';
 
@@ -22,6 +22,7 @@ export const CLIP_METRICS: MetricMeta[] = [
     higherIsBetter: true,
     range: [0, 100],
     kind: 'continuous',
+    role: 'primary',
     failureMeans: 'the image matches its prompt poorly in CLIP space (a coarse, bag-of-words-like signal: it misses relations and counts)',
   },
   {
@@ -30,6 +31,7 @@ export const CLIP_METRICS: MetricMeta[] = [
     higherIsBetter: true,
     range: [-1, 1],
     kind: 'continuous',
+    role: 'secondary',
     failureMeans: 'the image matches its prompt poorly in CLIP space',
   },
 ];
@@ -64,7 +66,11 @@ class ClipScorer implements Scorer {
   /** prompts whose truncation was already logged */
   private readonly reportedTruncations = new Set<string>();
 
-  constructor(private readonly model: ClipModel) {}
+  private readonly model: ClipModel;
+
+  constructor(private readonly lease: Lease<ClipModel>) {
+    this.model = lease.value;
+  }
 
   appliesTo(sample: ScorableSample): boolean {
     return sample.prompt.text.trim().length > 0;
@@ -89,7 +95,7 @@ class ClipScorer implements Scorer {
   }
 
   dispose(): Promise<void> {
-    return this.model.dispose();
+    return this.lease.release();
   }
 }
 

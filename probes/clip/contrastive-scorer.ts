@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import type { MetricMeta, ScorableSample, Scorer, ScoreRecord, ScoringContext } from '../types.js';
-import type { ScorerDefinition } from '../registry.js';
+import type { Lease, ScorerDefinition } from '../registry.js';
 import { cosine, type ClipModel } from './clip-model.js';
 import { buildContrastiveCaptions, type CaptionOptions, type ContrastiveCaptions } from './contrastive-captions.js';
 import { clipModelOptions, imageSources, openClipModel, parseScorerOptions } from './scorer-support.js';
@@ -24,6 +24,7 @@ export const CONTRASTIVE_METRICS: MetricMeta[] = [
     higherIsBetter: true,
     range: [0, 1],
     kind: 'binary',
+    role: 'primary',
     failureMeans: 'in CLIP space the image fits a caption with the relation reversed, the colours swapped or the count changed at least as well as the true one',
   },
   {
@@ -32,6 +33,7 @@ export const CONTRASTIVE_METRICS: MetricMeta[] = [
     higherIsBetter: true,
     range: [-2, 2],
     kind: 'continuous',
+    role: 'secondary',
     failureMeans: 'a negative margin: a counterfactual caption fits the image better than the true one',
   },
 ];
@@ -52,10 +54,14 @@ class ContrastiveScorer implements Scorer {
   readonly description = 'contrastive captions: CLIP similarity of the true caption against its counterfactuals';
   readonly metrics = CONTRASTIVE_METRICS;
 
+  private readonly model: ClipModel;
+
   constructor(
-    private readonly model: ClipModel,
+    private readonly lease: Lease<ClipModel>,
     private readonly captionOptions: CaptionOptions,
-  ) {}
+  ) {
+    this.model = lease.value;
+  }
 
   captionsFor(sample: ScorableSample): ContrastiveCaptions | null {
     return buildContrastiveCaptions(sample.prompt.expectations, this.captionOptions);
@@ -100,7 +106,7 @@ class ContrastiveScorer implements Scorer {
   }
 
   dispose(): Promise<void> {
-    return this.model.dispose();
+    return this.lease.release();
   }
 }
 

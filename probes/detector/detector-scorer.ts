@@ -43,6 +43,7 @@ function metricsFor(label: string): MetricMeta[] {
       higherIsBetter: true,
       range: [0, 1],
       kind: 'binary',
+      role: 'primary',
       failureMeans: 'an object is missing, too few or too many of it were detected, or it is in the wrong place (by the detector)',
     },
   ];

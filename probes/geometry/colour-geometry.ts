@@ -40,6 +40,7 @@ export const COLOUR_GEOMETRY_METRICS: MetricMeta[] = [
     higherIsBetter: true,
     range: [0, 1],
     kind: 'binary',
+    role: 'primary',
     failureMeans: 'both coloured objects are there but in the wrong arrangement',
   },
   {
@@ -48,6 +49,7 @@ export const COLOUR_GEOMETRY_METRICS: MetricMeta[] = [
     higherIsBetter: true,
     range: [0, 1],
     kind: 'binary',
+    role: 'secondary',
     failureMeans: 'an object, or its colour, is missing from the image',
   },
 ];

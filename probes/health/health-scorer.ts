@@ -27,6 +27,7 @@ export const HEALTH_METRICS: MetricMeta[] = [
     higherIsBetter: true,
     range: [0, 1],
     kind: 'binary',
+    role: 'diagnostic',
     failureMeans: 'a degenerate image: black, blank, flat, clipped or colour-saturated (see the label)',
   },
   {
@@ -35,6 +36,7 @@ export const HEALTH_METRICS: MetricMeta[] = [
     higherIsBetter: false,
     range: [0, 1],
     kind: 'binary',
+    role: 'detail',
   },
   {
     name: 'blank',
@@ -42,6 +44,7 @@ export const HEALTH_METRICS: MetricMeta[] = [
     higherIsBetter: false,
     range: [0, 1],
     kind: 'binary',
+    role: 'detail',
   },
   {
     name: 'low_variance',
@@ -49,6 +52,7 @@ export const HEALTH_METRICS: MetricMeta[] = [
     higherIsBetter: false,
     range: [0, 1],
     kind: 'binary',
+    role: 'detail',
   },
   {
     name: 'clipped_fraction',
@@ -56,6 +60,7 @@ export const HEALTH_METRICS: MetricMeta[] = [
     higherIsBetter: false,
     range: [0, 1],
     kind: 'continuous',
+    role: 'detail',
   },
   {
     name: 'saturated_fraction',
@@ -63,6 +68,7 @@ export const HEALTH_METRICS: MetricMeta[] = [
     higherIsBetter: false,
     range: [0, 1],
     kind: 'continuous',
+    role: 'detail',
   },
   {
     name: 'pixel_std',
@@ -70,6 +76,7 @@ export const HEALTH_METRICS: MetricMeta[] = [
     higherIsBetter: null,
     range: [0, 127.5],
     kind: 'continuous',
+    role: 'detail',
   },
 ];
 

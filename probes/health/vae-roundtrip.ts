@@ -38,6 +38,7 @@ export const VAE_ROUNDTRIP_METRICS: MetricMeta[] = [
     higherIsBetter: true,
     range: [0, PSNR_CAP_DB],
     kind: 'continuous',
+    role: 'diagnostic',
     failureMeans: 'the autoencoder cannot represent the image faithfully (lost fine detail)',
   },
   {
@@ -46,6 +47,7 @@ export const VAE_ROUNDTRIP_METRICS: MetricMeta[] = [
     higherIsBetter: false,
     range: [0, 1],
     kind: 'continuous',
+    role: 'detail',
   },
   {
     name: 'vae_max_abs_error',
@@ -53,6 +55,7 @@ export const VAE_ROUNDTRIP_METRICS: MetricMeta[] = [
     higherIsBetter: false,
     range: [0, 1],
     kind: 'continuous',
+    role: 'detail',
   },
 ];
 

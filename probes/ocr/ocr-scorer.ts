@@ -32,6 +32,7 @@ export const OCR_METRICS: MetricMeta[] = [
     higherIsBetter: true,
     range: [0, 1],
     kind: 'binary',
+    role: 'primary',
     failureMeans: 'the requested text is missing, misspelled or illegible',
   },
   {
@@ -40,6 +41,7 @@ export const OCR_METRICS: MetricMeta[] = [
     higherIsBetter: false,
     range: [0, 1],
     kind: 'continuous',
+    role: 'secondary',
   },
 ];
 

@@ -9,6 +9,8 @@ import type { ReportModel } from '../../reports/model.js';
 import { escapeHtml } from '../../reports/html-template.js';
 import { main } from '../../harness/cli.js';
 import { RunStore } from '../../harness/store/store.js';
+import { metricRole, orderMetrics, scorerOrder } from '../../reports/observations.js';
+import type { MetricRole } from '../../probes/types.js';
 import { SCRIPT_PROMPT, writeSyntheticRun } from './synthetic-run.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -100,6 +102,42 @@ describe('buildReport on a synthetic run', () => {
     expect(curves.map((point) => point.x).sort()).toEqual([0.6, 0.8, 1]);
   });
 
+  it('orders metrics by role, then the experiment\'s scorers list; folds detail metrics into one table and states constants', () => {
+    const model = JSON.parse(read(join(root, 'out-1', 'report.json'))) as ReportModel;
+    // primaries in scorers-list order (colour-geometry before clip), then the role-less ocr_garbled (secondary),
+    // the categorical probe (no role: secondary, scorer listed last), the diagnostic, and the detail flag
+    expect(model.metrics.map((m) => [m.name, m.role])).toEqual([
+      ['relation_correct', 'primary'],
+      ['clip_score', 'primary'],
+      ['ocr_garbled', 'secondary'],
+      ['perceived_gender', 'secondary'],
+      ['vae_roundtrip_error', 'diagnostic'],
+      ['black', 'detail'],
+    ]);
+    const page = read(first.htmlPath);
+    const sectionOrder = [...page.matchAll(/<section class="metric" id="(metric-[a-z0-9-]+|diagnostic-details)"/g)].map((match) => match[1]);
+    expect(sectionOrder).toEqual(['metric-relation-correct', 'metric-clip-score', 'metric-ocr-garbled', 'metric-vae-roundtrip-error', 'diagnostic-details']);
+    // the constant detail flag is a sentence in the details table, with no chart of its own
+    const details = page.slice(page.indexOf('id="diagnostic-details"'), page.indexOf('id="image-strips"'));
+    expect(details).toContain('<code>black</code>');
+    expect(details).toMatch(/constant at <strong>0<\/strong> in every condition/);
+    expect(model.charts.some((chart) => chart.metric === 'black')).toBe(false);
+    // binary curves are drawn on the full [0, 1] scale
+    const relationCurve = JSON.parse(read(join(root, 'out-1', 'charts', 'curve-handoff-relation-correct.vl.json')));
+    expect(relationCurve.layer[0].encoding.y.scale.domain).toEqual([0, 1]);
+  });
+
+  it('orderMetrics: without roles (older stores) metrics follow the scorers list, then the name', () => {
+    const meta = (name: string, scorer: string, role?: MetricRole) => ({ name, scorer, scorerVersion: '1', description: '', higherIsBetter: true, range: null, kind: 'binary' as const, ...(role ? { role } : {}) });
+    const scorers = scorerOrder({ scorers: [{ id: 'ocr', options: {} }, 'clip'] });
+    expect(scorers).toEqual(['ocr', 'clip']);
+    const ordered = orderMetrics([meta('clip_score', 'clip'), meta('zeta', 'unlisted'), meta('ocr_exact', 'ocr'), meta('alpha', 'unlisted'), meta('ocr_distance', 'ocr')], scorers);
+    expect(ordered.map((m) => m.name)).toEqual(['ocr_distance', 'ocr_exact', 'clip_score', 'alpha', 'zeta']);
+    const withRoles = orderMetrics([meta('black', 'health', 'detail'), meta('health_ok', 'health', 'diagnostic'), meta('clip_cosine', 'clip', 'secondary'), meta('clip_score', 'clip', 'primary'), meta('ocr_exact', 'ocr', 'primary')], scorers);
+    expect(withRoles.map((m) => m.name)).toEqual(['ocr_exact', 'clip_score', 'clip_cosine', 'health_ok', 'black']);
+    expect(metricRole({ role: 'headline' })).toBe('secondary');
+  });
+
   it('summarizes bias with the classifier named, the label set, and intervals; limitations by model-card theme', () => {
     const model = JSON.parse(read(join(root, 'out-1', 'report.json'))) as ReportModel;
     expect(model.bias).toHaveLength(1);
@@ -140,9 +178,9 @@ describe('buildReport on a synthetic run', () => {
 
   it('writes one scores.csv row per sample × metric', () => {
     const lines = read(join(root, 'out-1', 'scores.csv')).trimEnd().split('\n');
-    // ok samples: 4 × 5 × 6 − 1 = 119; metrics: clip + vae on all, relation on 2/5 prompts, gender on 2/5, ocr on 1/5
+    // ok samples: 4 × 5 × 6 − 1 = 119; metrics: clip + vae + black on all, relation on 2/5 prompts, gender on 2/5, ocr on 1/5
     const samples = 119;
-    const expectedRows = samples * 2 + (4 * 2 * 6 - 1) + 4 * 2 * 6 + 4 * 6;
+    const expectedRows = samples * 3 + (4 * 2 * 6 - 1) + 4 * 2 * 6 + 4 * 6;
     expect(lines).toHaveLength(expectedRows + 1);
     expect(lines[0].split(',').slice(0, 3)).toEqual(['sample_key', 'condition_id', 'condition_label']);
   });

@@ -32,16 +32,17 @@ export const PROMPTS: PromptInstance[] = [
 export const SEEDS = [0, 1, 2, 3, 4, 5];
 
 export const METRICS: MetricMeta[] = [
-  { name: 'clip_score', description: 'CLIP similarity of image and prompt (tiny CLIP)', higherIsBetter: true, range: [0, 100], kind: 'continuous' },
+  { name: 'clip_score', description: 'CLIP similarity of image and prompt (tiny CLIP)', higherIsBetter: true, range: [0, 100], kind: 'continuous', role: 'primary' },
   {
     name: 'relation_correct',
     description: 'spatial relation holds between the colour-segmented objects',
     higherIsBetter: true,
     range: [0, 1],
     kind: 'binary',
+    role: 'primary',
     failureMeans: 'the objects are in the wrong relation',
   },
-  { name: 'vae_roundtrip_error', description: 'mean absolute error of a VAE encode + decode', higherIsBetter: false, range: [0, 1], kind: 'continuous' },
+  { name: 'vae_roundtrip_error', description: 'mean absolute error of a VAE encode + decode', higherIsBetter: false, range: [0, 1], kind: 'continuous', role: 'diagnostic' },
   {
     name: 'ocr_garbled',
     description: 'flag, 1 = OCR read none of the quoted text',
@@ -51,7 +52,12 @@ export const METRICS: MetricMeta[] = [
     failureMeans: 'the quoted text is not legible',
   },
   { name: 'perceived_gender', description: 'perceived gender presentation (CLIP zero-shot)', higherIsBetter: null, range: null, kind: 'categorical' },
+  // ocr_garbled declares no role (as a store written before roles existed): it counts as secondary
+  { name: 'black', description: 'flag, 1 = the image is black', higherIsBetter: false, range: [0, 1], kind: 'binary', role: 'detail' },
 ];
+
+/** the experiment's scorers list, which orders metrics of the same role */
+export const SCORERS = ['colour-geometry', 'clip', 'ocr', 'health', 'bias'];
 
 export interface SyntheticRunOptions {
   /** changes every unit key, as another refiner would */
@@ -72,7 +78,7 @@ export function writeSyntheticRun(dir: string, options: SyntheticRunOptions = {}
   mkdirSync(join(dir, 'images'), { recursive: true });
   writeFileSync(
     join(dir, 'spec.json'),
-    JSON.stringify({ name: 'synthetic', report: { title: 'Synthetic <b>report</b>', reference_condition: 'base-only', bootstrap_resamples: 300, seed: 11 } }, null, 2),
+    JSON.stringify({ name: 'synthetic', scorers: SCORERS, report: { title: 'Synthetic <b>report</b>', reference_condition: 'base-only', bootstrap_resamples: 300, seed: 11 } }, null, 2),
   );
   const manifest: Record<string, unknown> = {
     refineryVersion: '0.1.0',
@@ -141,7 +147,7 @@ export function writeSyntheticRun(dir: string, options: SyntheticRunOptions = {}
   };
   store.recordMetrics(scorers.clip, [METRICS[0]]);
   store.recordMetrics(scorers.geometry, [METRICS[1]]);
-  store.recordMetrics(scorers.health, [METRICS[2]]);
+  store.recordMetrics(scorers.health, [METRICS[2], METRICS[5]]);
   store.recordMetrics(scorers.ocr, [METRICS[3]]);
   store.recordMetrics(scorers.bias, [METRICS[4]]);
   const records: Record<keyof typeof scorers, ScoreRecord[]> = { clip: [], geometry: [], health: [], bias: [], ocr: [] };
@@ -153,6 +159,7 @@ export function writeSyntheticRun(dir: string, options: SyntheticRunOptions = {}
     const refined = condition.mode !== 'base-only';
     records.clip.push({ sampleKey: unit.key, scorer: 'clip', metric: 'clip_score', value: 25 + (refined ? gain : 0) + 2 * rng.nextGaussian() });
     records.health.push({ sampleKey: unit.key, scorer: 'health', metric: 'vae_roundtrip_error', value: 0.05 + 0.01 * rng.nextFloat() });
+    records.health.push({ sampleKey: unit.key, scorer: 'health', metric: 'black', value: 0 });
     if (unit.prompt.category === 'spatial') {
       const correct = rng.nextFloat() < (refined ? 0.6 : 0.4);
       const undetermined = unit.seed === 0;
