@@ -23,6 +23,7 @@ import { writeFileAtomic } from './atomic.js';
 import { branchLabel, type Branch, type BranchResult, type ImageGenerator } from './generator.js';
 import { peakRssBytes } from './manifest.js';
 import { chunkTrajectories, planTrajectories, type PlannedUnit, type TrajectoryPlan } from './planner.js';
+import { baseBatchItems, batchRequest, groupUnetBatches, type BaseBatchItem } from './unet-batches.js';
 import type { Progress } from './progress.js';
 import { imageRelativePath, type RunPaths } from './run-folder.js';
 
@@ -41,7 +42,10 @@ export interface ExecuteOptions {
   shard: string | null;
   generator: ImageGenerator;
   scorers: readonly Scorer[];
-  /** units per chunk: images handed to scorers together; at least MODEL_MAJOR_MIN_CHUNK per model-major phase */
+  /**
+   * trajectories whose base halves share a UNet batch (when the generator can batch and their settings
+   * agree), and images handed to scorers together; model-major phases hold at least MODEL_MAJOR_MIN_CHUNK units
+   */
   batch: number;
   order: ExecutionOrder;
   failFast: boolean;
@@ -144,12 +148,21 @@ export class Executor {
       // samples stored by an earlier, interrupted session but not yet scored
       await this.scorePending(new Map());
       const plans = planTrajectories(pending);
-      const chunkSize = this.options.order === 'model-major' ? Math.max(this.options.batch, MODEL_MAJOR_MIN_CHUNK) : Math.max(this.options.batch, 1);
-      for (const chunk of chunkTrajectories(plans, chunkSize)) {
-        const images = new Map<string, StoredImage>();
-        if (this.options.order === 'model-major') await this.runModelMajor(chunk, images);
-        else await this.runShared(chunk, images);
-        await this.scorePending(images);
+      if (this.options.order === 'shared' && this.unetBatch > 1) {
+        // each UNet batch is a chunk: its images are scored before the next batch runs
+        for (const group of groupUnetBatches(baseBatchItems(plans, (plan) => this.canShare(plan)), this.unetBatch)) {
+          const images = new Map<string, StoredImage>();
+          await this.runUnetBatch(group, images);
+          await this.scorePending(images);
+        }
+      } else {
+        const chunkSize = this.options.order === 'model-major' ? Math.max(this.options.batch, MODEL_MAJOR_MIN_CHUNK) : Math.max(this.options.batch, 1);
+        for (const chunk of chunkTrajectories(plans, chunkSize)) {
+          const images = new Map<string, StoredImage>();
+          if (this.options.order === 'model-major') await this.runModelMajor(chunk, images);
+          else await this.runShared(chunk, images);
+          await this.scorePending(images);
+        }
       }
     } catch (error) {
       if (!(error instanceof StopRun)) throw error;
@@ -207,6 +220,69 @@ export class Executor {
     }
   }
 
+  // ---- UNet batches across trajectories (--batch N) ----
+
+  /** Trajectories per base UNet batch: `batch` when the generator can batch them, else 1. */
+  private get unetBatch(): number {
+    const { generator, order, batch } = this.options;
+    const supported = order === 'model-major' ? generator.runBaseBatch !== undefined : generator.generateBatch !== undefined;
+    return supported ? Math.max(batch, 1) : 1;
+  }
+
+  private canShare(plan: TrajectoryPlan): boolean {
+    return this.options.canShareTrajectory?.(plan) ?? true;
+  }
+
+  /** Shared order: the base halves of `group` in one UNet batch, then every branch of each. */
+  private async runUnetBatch(group: BaseBatchItem[], images: Map<string, StoredImage>): Promise<void> {
+    const { generator, store } = this.options;
+    if (group.length === 1) return this.runAlone(group[0], images);
+    const started = this.now();
+    let results: BranchResult[][];
+    try {
+      results = await generator.generateBatch!(group.map(batchRequest));
+      if (results.length !== group.length) throw new Error(`the generator returned ${results.length} trajectories for a batch of ${group.length}`);
+      group.forEach((item, i) => checkResults({ ...item.plan, units: item.units }, results[i]));
+    } catch (error) {
+      // one trajectory's failure must not fail its neighbours: each runs alone and keeps its own error
+      this.options.progress.log(`a UNet batch of ${group.length} trajectories failed (${errorMessage(error)}); running them one at a time`);
+      for (const item of group) await this.runAlone(item, images);
+      return;
+    }
+    const seconds = (this.now() - started) / 1000;
+    const calls = { base: 0, refiner: 0 };
+    for (const [i, item] of group.entries()) {
+      const itemCalls = trajectoryUnetCalls(results[i]);
+      calls.base += itemCalls.base;
+      calls.refiner += itemCalls.refiner;
+      store.recordTiming('generate', seconds / group.length, item.plan.trajectoryKey);
+    }
+    store.addGenerationPace(seconds, calls.base + calls.refiner);
+    this.unetCalls.base += calls.base;
+    this.unetCalls.refiner += calls.refiner;
+    group.forEach((item, i) => item.units.forEach((planned, j) => this.storeResult(planned, results[i][j], images)));
+  }
+
+  private async runAlone(item: BaseBatchItem, images: Map<string, StoredImage>): Promise<void> {
+    const { generator, store } = this.options;
+    const started = this.now();
+    let results: BranchResult[];
+    try {
+      results = await generator.generate(item.plan.spec, item.units.map((planned) => planned.branch));
+      checkResults({ ...item.plan, units: item.units }, results);
+    } catch (error) {
+      this.failPlan(item.units, error);
+      return;
+    }
+    const seconds = (this.now() - started) / 1000;
+    const calls = trajectoryUnetCalls(results);
+    store.recordTiming('generate', seconds, item.plan.trajectoryKey);
+    store.addGenerationPace(seconds, calls.base + calls.refiner);
+    this.unetCalls.base += calls.base;
+    this.unetCalls.refiner += calls.refiner;
+    item.units.forEach((planned, i) => this.storeResult(planned, results[i], images));
+  }
+
   // ---- model-major order ----
 
   private stagePath(plan: TrajectoryPlan): string {
@@ -231,23 +307,13 @@ export class Executor {
     const baseFailed = new Set<TrajectoryPlan>();
     let chunkCalls = 0;
     const phaseStarted = this.now();
-    let baseLoaded = false;
-    for (const plan of chunk) {
-      if (this.loadStage(plan) !== null) continue;
-      const started = this.now();
-      try {
-        const branches = plan.units.map((planned) => planned.branch);
-        baseLoaded = true;
-        const stage = await generator.runBase(plan.spec, branches);
-        writeFileAtomic(this.stagePath(plan), serialize({ branches: branches.map(branchLabel), stage }));
-      } catch (error) {
-        baseFailed.add(plan);
-        this.failPlan(plan.units, error);
-        continue;
-      }
-      store.recordTiming('base', (this.now() - started) / 1000, plan.trajectoryKey);
+    const todo = chunk.filter((plan) => this.loadStage(plan) === null);
+    for (const group of groupUnetBatches(baseBatchItems(todo, () => true), this.unetBatch)) {
+      const plans = group.map((item) => item.plan);
+      if (plans.length > 1 && (await this.runBaseBatch(plans))) continue;
+      for (const plan of plans) await this.runBaseAlone(plan, baseFailed);
     }
-    if (baseLoaded) await generator.releaseBase();
+    if (todo.length > 0) await generator.releaseBase();
     store.recordTiming('base-phase', (this.now() - phaseStarted) / 1000);
 
     const refinerStarted = this.now();
@@ -283,6 +349,39 @@ export class Executor {
     const seconds = (this.now() - phaseStarted) / 1000;
     store.recordTiming('refiner-phase', (this.now() - refinerStarted) / 1000);
     if (chunkCalls > 0) store.addGenerationPace(seconds, chunkCalls);
+  }
+
+  /** Persists the base stages of `plans` run in one UNet batch; false (nothing failed yet) when the batch call threw. */
+  private async runBaseBatch(plans: TrajectoryPlan[]): Promise<boolean> {
+    const { generator, store } = this.options;
+    const started = this.now();
+    try {
+      const requests = plans.map((plan) => ({ spec: plan.spec, branches: plan.units.map((planned) => planned.branch) }));
+      const stages = await generator.runBaseBatch!(requests);
+      if (stages.length !== plans.length) throw new Error(`the generator returned ${stages.length} stages for a batch of ${plans.length}`);
+      plans.forEach((plan, i) => writeFileAtomic(this.stagePath(plan), serialize({ branches: requests[i].branches.map(branchLabel), stage: stages[i] })));
+    } catch (error) {
+      this.options.progress.log(`a UNet batch of ${plans.length} base trajectories failed (${errorMessage(error)}); running them one at a time`);
+      return false;
+    }
+    const seconds = (this.now() - started) / 1000;
+    for (const plan of plans) store.recordTiming('base', seconds / plans.length, plan.trajectoryKey);
+    return true;
+  }
+
+  private async runBaseAlone(plan: TrajectoryPlan, baseFailed: Set<TrajectoryPlan>): Promise<void> {
+    const { generator, store } = this.options;
+    const started = this.now();
+    try {
+      const branches = plan.units.map((planned) => planned.branch);
+      const stage = await generator.runBase(plan.spec, branches);
+      writeFileAtomic(this.stagePath(plan), serialize({ branches: branches.map(branchLabel), stage }));
+    } catch (error) {
+      baseFailed.add(plan);
+      this.failPlan(plan.units, error);
+      return;
+    }
+    store.recordTiming('base', (this.now() - started) / 1000, plan.trajectoryKey);
   }
 
   // ---- outcomes ----

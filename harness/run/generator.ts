@@ -17,6 +17,13 @@ export interface ImageGenerator<Stage = unknown> {
   generate(spec: TrajectorySpec, branches: Branch[]): Promise<BranchResult[]>;
   runBase(spec: TrajectorySpec, branches: Branch[]): Promise<Stage>;
   runRefiner(spec: TrajectorySpec, stage: Stage, branch: Branch): Promise<BranchResult>;
+  /**
+   * Optional UNet batching across trajectories (`--batch N`): the base halves of trajectories with
+   * equal `unetBatchKey`s in shared UNet batches, each result what `generate` / `runBase` gives that
+   * trajectory alone. Without them `--batch` only sets how many images go to a scorer call.
+   */
+  generateBatch?(trajectories: ReadonlyArray<{ spec: TrajectorySpec; branches: Branch[] }>): Promise<BranchResult[][]>;
+  runBaseBatch?(trajectories: ReadonlyArray<{ spec: TrajectorySpec; branches: Branch[] }>): Promise<Stage[]>;
   releaseBase(): Promise<void>;
   releaseRefiner(): Promise<void>;
   dispose(): Promise<void>;
