@@ -26,7 +26,10 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .positional('file', { type: 'string', demandOption: true, describe: 'experiment file (YAML or JSON)' })
       .option('set', { type: 'string', array: true, describe: 'override a field: --set generation.steps=20 (repeatable)' })
       .option('shard', { type: 'string', describe: 'run slice i of N (0-based, e.g. 0/4) into <out>/shard-i-of-N; trajectories stay whole' })
-      .option('batch', { type: 'number', describe: 'units per chunk: images handed to scorers together (model-major phases hold at least 32)' })
+      .option('batch', {
+        type: 'number',
+        describe: 'trajectories per base UNet batch where steps, guidance, scheduler and size agree (bit-identical to 1 on CPU), and images per scorer call (default: run.batch)',
+      })
       .option('low-memory', { type: 'boolean', describe: 'model-major order: all base work of a chunk, release the base, then the refiner (one UNet resident)' })
       .option('fail-fast', { type: 'boolean', describe: 'stop at the first failing unit instead of recording it and going on' })
       .option('retry-failed', { type: 'boolean', describe: 'run units whose stored sample failed again' })

@@ -412,7 +412,15 @@ const ReportSchema = strictObject({
 }).describe('report settings (they do not change any image)');
 
 const RunSchema = strictObject({
-  batch: z.number().int().min(1).max(64).default(1).describe('units batched through the UNet together where settings allow'),
+  batch: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .describe(
+      'base trajectories run through the UNet together when steps, guidance, scheduler and size agree (UNet batch [uncond×B; cond×B], own seed per trajectory), and images per scorer call; bit-identical to 1 on the CPU execution provider, other providers may change the last bits, so compare runs with the same batch there',
+    ),
   low_memory: z.boolean().default(false).describe('model-major order: all base work of a chunk first, then the refiner, so one UNet is resident'),
   fail_fast: z.boolean().default(false).describe('stop at the first failing unit instead of recording it and going on'),
   out_dir: nonEmptyString.optional().describe('run folder, relative to the current directory (default: runs/<name>)'),
