@@ -7,7 +7,7 @@ export { ClipModel, cosine, type ClipModelOptions, type ImageSource } from './cl
 export { loadClipFolder, type ClipModelFolder, type ClipLayout } from './clip/clip-folder.js';
 export { preprocessClipImage, shortestEdgeResizeSize, centerCropRgb } from './clip/preprocess.js';
 export { clipScorer, CLIP_METRICS } from './clip/clip-scorer.js';
-export { Registry, suggest, loadScorerRegistry, createScorer, type ScorerDefinition, type ScorerFactoryContext } from './registry.js';
+export { Registry, suggest, loadScorerRegistry, createScorer, SharedScorerResources, type Lease, type ScorerDefinition, type ScorerFactoryContext } from './registry.js';
 export { relativePosition, selectDetections, evaluateGenEval, detectionsNeedingColour, boxIoU, GENEVAL_DEFAULTS, type Box, type Detection, type DetectionsByClass, type GenEvalResult } from './geometry/geneval-rules.js';
 export { colourGeometryScorer, createColourGeometryScorer, analyseColourGeometry, COLOUR_GEOMETRY_METRICS } from './geometry/colour-geometry.js';
 export { DEFAULT_COLOUR_TABLE, rgbToHsv, classifyRgb, type ColourEntry, type HsvRange } from './geometry/colour-table.js';

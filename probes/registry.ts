@@ -93,15 +93,80 @@ export function suggest(query: string, candidates: readonly string[]): string[] 
     .map((x) => x.candidate);
 }
 
+/** A hold on a shared resource: `release` once when done; the last release closes it. */
+export interface Lease<T> {
+  value: T;
+  release(): Promise<void>;
+}
+
+interface SharedEntry {
+  value: Promise<unknown>;
+  users: number;
+  close(value: unknown): Promise<void>;
+}
+
+/**
+ * Objects that the scorers of one run share, by key: e.g. one CLIP model (with its image and text
+ * embedding caches) for every CLIP-based scorer that names the same folder, so an image is embedded once
+ * per run however many scorers read it. Made by whoever creates the scorers and passed in the factory
+ * context; each scorer releases its lease in `dispose`, and the last release closes the resource.
+ */
+export class SharedScorerResources {
+  private readonly entries = new Map<string, SharedEntry>();
+
+  /** The resource under `key`: opened by `open` for the first user, closed by `close` after the last release. */
+  async acquire<T>(key: string, open: () => Promise<T>, close: (value: T) => Promise<void>): Promise<Lease<T>> {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { value: open(), users: 0, close: close as (value: unknown) => Promise<void> };
+      this.entries.set(key, entry);
+    }
+    const held = entry;
+    held.users += 1;
+    let value: T;
+    try {
+      value = (await held.value) as T;
+    } catch (error) {
+      held.users -= 1;
+      if (this.entries.get(key) === held) this.entries.delete(key);
+      throw error;
+    }
+    let released = false;
+    return {
+      value,
+      release: async () => {
+        if (released) return;
+        released = true;
+        held.users -= 1;
+        if (held.users > 0) return;
+        if (this.entries.get(key) === held) this.entries.delete(key);
+        await held.close(value);
+      },
+    };
+  }
+
+  /** keys of the resources currently held */
+  keys(): string[] {
+    return [...this.entries.keys()];
+  }
+}
+
 /** What a scorer factory gets besides its own options. */
 export interface ScorerFactoryContext {
   /** folder that relative paths in options resolve against (the experiment file's folder) */
   baseDir: string;
-  /** model folders named in the experiment, e.g. { clip: '/models/clip-vit-l-14', detector: … } */
+  /**
+   * model folders named in the experiment, resolved to paths: { base, refiner?, clip?, detector? }
+   * (`base` is the generating model, which e.g. the VAE round trip defaults to)
+   */
   models?: Partial<Record<string, string>>;
   /** execution provider for scorers that run ONNX models */
   device?: string;
   log?(message: string): void;
+  /** per-run resources shared between scorers (absent: each scorer opens its own) */
+  shared?: SharedScorerResources;
+  /** where model file hashes are cached between runs (see hashModelFolder) */
+  hashCacheFile?: string;
 }
 
 export interface ScorerDefinition {

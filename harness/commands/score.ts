@@ -31,7 +31,8 @@ import type { PromptInstance } from '../../datasets/types.js';
 import { UserError } from '../../pipelines/errors.js';
 import { decodePng } from '../../pipelines/image/png.js';
 import { ensureTinyModels } from '../../pipelines/tiny/tiny-models.js';
-import { createScorer, loadScorerRegistry, type ScorerFactoryContext } from '../../probes/registry.js';
+import { createScorer, loadScorerRegistry, SharedScorerResources, type ScorerFactoryContext } from '../../probes/registry.js';
+import { hashCacheFileIn, resolveModelFolders } from '../run/dependencies.js';
 import type { ScorableSample, Scorer, ScoringContext } from '../../probes/types.js';
 import { canonicalJson, contentKey } from '../experiment/keys.js';
 import { writeFileAtomic, writeJsonAtomic } from '../run/atomic.js';
@@ -96,8 +97,13 @@ interface ScorerRequest {
   options: Record<string, unknown>;
 }
 
-/** Creates every scorer before any scoring, so a wrong id or model folder fails first; disposes on failure. */
-async function createScorers(requests: ScorerRequest[], context: ScorerFactoryContext): Promise<Scorer[]> {
+/**
+ * Creates every scorer before any scoring, so a wrong id or model folder fails first; disposes on failure.
+ * The scorers share per-run resources (one CLIP model per folder) and the model hash cache under `cacheDir`.
+ */
+async function createScorers(requests: ScorerRequest[], baseContext: ScorerFactoryContext, cacheDir: string): Promise<Scorer[]> {
+  mkdirSync(cacheDir, { recursive: true });
+  const context: ScorerFactoryContext = { ...baseContext, shared: new SharedScorerResources(), hashCacheFile: hashCacheFileIn(cacheDir) };
   const registry = await loadScorerRegistry();
   for (const request of requests) registry.get(request.id);
   const scorers: Scorer[] = [];
@@ -158,7 +164,7 @@ async function withScorers<T>(scorers: Scorer[], work: () => Promise<T>): Promis
 }
 
 interface StoredSpec {
-  models?: { clip?: string; detector?: string; device?: string };
+  models?: { base?: string; refiner?: string; clip?: string; detector?: string; device?: string };
   scorers?: ScorerRequest[];
 }
 
@@ -173,15 +179,15 @@ export async function scoreRunFolder(options: ScoreRunOptions): Promise<ScoreOut
   const fromSpec = new Map((spec.scorers ?? []).map((scorer) => [scorer.id, scorer.options ?? {}]));
   const ids = options.scorers ?? [...fromSpec.keys()];
   if (ids.length === 0) throw new UserError(`${displayPath(paths.spec)} names no scorers; pass --scorers, e.g. --scorers clip,contrastive`);
-  const clipRef = options.clip ?? spec.models?.clip;
-  const models: Partial<Record<string, string>> = {};
-  if (clipRef) models.clip = clipRef === 'tiny' ? await tinyClip(cacheDir) : resolve(clipRef);
-  if (spec.models?.detector) models.detector = spec.models.detector;
+  // the run's models as its spec names them (base for the VAE round trip), --clip overriding models.clip
+  const { device: specDevice, ...refs } = spec.models ?? {};
+  const models = await resolveModelFolders({ ...refs, ...(options.clip ? { clip: options.clip } : {}) }, cacheDir);
   const log = options.log ?? (() => {});
-  const device = options.device ?? spec.models?.device;
+  const device = options.device ?? specDevice;
   const scorers = await createScorers(
     ids.map((id) => ({ id, options: fromSpec.get(id) ?? {} })),
     { baseDir: process.cwd(), models, ...(device ? { device } : {}), log },
+    cacheDir,
   );
   return withScorers(scorers, async () => {
     const lock = RunLock.acquire(paths.dir, { command: `refinery score ${paths.dir}` });
@@ -363,6 +369,7 @@ export async function scoreImportedImages(options: ScoreImportOptions): Promise<
   const scorers = await createScorers(
     ids.map((id) => ({ id, options: {} })),
     { baseDir: process.cwd(), models, ...(options.device ? { device: options.device } : {}), log },
+    cacheDir,
   );
   const seedsFromOrder = images.filter((image) => image.seedFromOrder).length;
   if (seedsFromOrder > 0) log(`${seedsFromOrder} image(s) have no seed: each gets its position among the images of its condition and prompt (0, 1, …) so reports can pair conditions`);

@@ -6,10 +6,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SdxlEnsemble } from '../../pipelines/ensemble.js';
-import { hashModelFolder, validateSdxlFolder, type ModelFolderHash } from '../../pipelines/model-folder.js';
+import type { ModelFolderHash } from '../../pipelines/model-folder.js';
 import { ensureTinyModels, type TinyModelOptions } from '../../pipelines/tiny/tiny-models.js';
 import { UserError } from '../../pipelines/errors.js';
-import { createScorer } from '../../probes/registry.js';
+import { createScorer, loadScorerRegistry, SharedScorerResources, type ScorerFactoryContext } from '../../probes/registry.js';
+import { ensureTinyOwlFolder } from '../../pipelines/tiny/owlvit.js';
 import { buildReport } from '../../reports/build.js';
 import type { Scorer } from '../../probes/types.js';
 import { listSuites } from '../../datasets/index.js';
@@ -38,16 +39,60 @@ export async function expandUnits(spec: ExperimentSpec, modelHashes: ModelHashes
   return expansion.units;
 }
 
-/** Scorers named by the experiment, from the registry; relative paths in their options resolve against the experiment file. */
+/** Model references as an experiment (or a run's spec.json) names them: folder paths or `tiny`. */
+export interface ModelRefs {
+  base?: string;
+  refiner?: string;
+  clip?: string;
+  detector?: string;
+}
+
+/**
+ * The model folders scorers see (`ScorerFactoryContext.models`): `tiny` resolved to the generated
+ * folders under the cache (the tiny OWL-ViT for `detector: tiny`), paths resolved.
+ */
+export async function resolveModelFolders(refs: ModelRefs, cacheDir: string, tinyModels?: TinyModelOptions): Promise<Partial<Record<string, string>>> {
+  const modelsDir = join(cacheDir, 'models');
+  const usesTiny = [refs.base, refs.refiner, refs.clip].includes('tiny');
+  const tiny = usesTiny ? await ensureTinyModels(modelsDir, tinyModels) : null;
+  const folders: Partial<Record<string, string>> = {};
+  for (const role of ['base', 'refiner', 'clip'] as const) {
+    const ref = refs[role];
+    if (ref) folders[role] = ref === 'tiny' ? tiny![role] : resolve(ref);
+  }
+  if (refs.detector) folders.detector = refs.detector === 'tiny' ? ensureTinyOwlFolder(modelsDir) : resolve(refs.detector);
+  return folders;
+}
+
+/** Where `run` (and `score`) cache model file hashes between runs. */
+export function hashCacheFileIn(cacheDir: string): string {
+  return join(cacheDir, 'model-hashes.json');
+}
+
+/**
+ * Scorers named by the experiment, from the registry; relative paths in their options resolve against
+ * the experiment file. They share one set of per-run resources (e.g. one CLIP model per folder, so an
+ * image is embedded once for every CLIP-based scorer); if one cannot be made, those made are disposed.
+ */
 export async function createScorers(spec: ExperimentSpec, experimentFile: string, log: (message: string) => void, places: RunPlaces = defaultPlaces()): Promise<Scorer[]> {
   if (spec.scorers.length === 0) return [];
-  const dirs = await resolveModelDirs(spec, places);
-  const models: Partial<Record<string, string>> = {};
-  if (dirs.clip) models.clip = dirs.clip;
-  if (dirs.detector) models.detector = dirs.detector;
+  const registry = await loadScorerRegistry();
+  for (const scorer of spec.scorers) registry.get(scorer.id);
+  mkdirSync(places.cacheDir, { recursive: true });
+  const context: ScorerFactoryContext = {
+    baseDir: dirname(resolve(experimentFile)),
+    models: await resolveModelFolders(spec.models, places.cacheDir, places.tinyModels),
+    device: spec.models.device,
+    log,
+    shared: new SharedScorerResources(),
+    hashCacheFile: hashCacheFileIn(places.cacheDir),
+  };
   const scorers: Scorer[] = [];
-  for (const scorer of spec.scorers) {
-    scorers.push(await createScorer(scorer.id, scorer.options, { baseDir: dirname(resolve(experimentFile)), models, device: spec.models.device, log }));
+  try {
+    for (const scorer of spec.scorers) scorers.push(await createScorer(scorer.id, scorer.options, context, registry));
+  } catch (error) {
+    for (const scorer of scorers) await scorer.dispose?.();
+    throw error;
   }
   return scorers;
 }
@@ -64,31 +109,18 @@ export function defaultPlaces(): RunPlaces {
   return { cacheDir: resolve('.cache/refinery') };
 }
 
-/** Resolves `tiny` model references to generated folders (generated once per cache folder). */
-async function resolveModelDirs(spec: ExperimentSpec, places: RunPlaces): Promise<{ base: string; refiner?: string; clip?: string; detector?: string }> {
-  const refs = spec.models;
-  const usesTiny = [refs.base, refs.refiner, refs.clip].includes('tiny');
-  const tiny = usesTiny ? await ensureTinyModels(join(places.cacheDir, 'models'), places.tinyModels) : null;
-  const pick = (ref: string | undefined, kind: 'base' | 'refiner' | 'clip') => (ref === 'tiny' ? tiny![kind] : ref);
-  return {
-    base: pick(refs.base, 'base')!,
-    ...(refs.refiner ? { refiner: pick(refs.refiner, 'refiner') } : {}),
-    ...(refs.clip ? { clip: pick(refs.clip, 'clip') } : {}),
-    ...(refs.detector ? { detector: refs.detector } : {}),
-  };
-}
-
 /** Opens the SDXL pipeline (`SdxlEnsemble`) for the experiment's models and hashes their files. */
 export async function openSdxlGenerator(spec: ExperimentSpec, log: (message: string) => void, places: RunPlaces): Promise<OpenedGenerator> {
-  const dirs = await resolveModelDirs(spec, places);
-  const hashCacheFile = join(places.cacheDir, 'model-hashes.json');
+  const dirs = await resolveModelFolders({ base: spec.models.base, refiner: spec.models.refiner }, places.cacheDir, places.tinyModels);
+  const hashCacheFile = hashCacheFileIn(places.cacheDir);
   mkdirSync(places.cacheDir, { recursive: true });
-  const generator = await SdxlEnsemble.load({ base: dirs.base, refiner: dirs.refiner, device: spec.models.device, log, hashCacheFile });
+  const generator = await SdxlEnsemble.load({ base: dirs.base!, refiner: dirs.refiner, device: spec.models.device, log, hashCacheFile });
   try {
-    const baseInfo = await validateSdxlFolder(dirs.base, 'base');
-    const refinerInfo = dirs.refiner ? await validateSdxlFolder(dirs.refiner, 'refiner') : null;
-    const baseHash = await hashModelFolder(baseInfo, hashCacheFile);
-    const refinerHash = refinerInfo ? await hashModelFolder(refinerInfo, hashCacheFile) : null;
+    // the ensemble validated the folders while loading; its hashes are the ones its images record
+    const { base: baseInfo, refiner: refinerInfo } = generator.folders();
+    const hashes = await generator.hashFolders();
+    const baseHash = hashes.base;
+    const refinerHash = hashes.refiner ?? null;
     const modelHashes: ModelHashes = {
       base: baseHash.digest,
       schedulerConfig: baseInfo.schedulerConfig,

@@ -23,7 +23,7 @@
 import { z } from 'zod';
 import type { ClipModel } from '../clip/clip-model.js';
 import { clipModelOptions, imageSources, openClipModel, parseScorerOptions } from '../clip/scorer-support.js';
-import type { ScorerDefinition } from '../registry.js';
+import type { Lease, ScorerDefinition } from '../registry.js';
 import type { MetricMeta, ScorableSample, Scorer, ScoreRecord, ScoringContext } from '../types.js';
 
 export const BIAS_ATTRIBUTES_SCORER_ID = 'bias-attributes';
@@ -143,11 +143,13 @@ class BiasAttributeScorer implements Scorer {
   readonly version = VERSION;
   readonly description = 'perceived-attribute labels by CLIP zero-shot (label sets are data; "unknown" below the margin threshold)';
   readonly metrics: MetricMeta[];
+  private readonly model: ClipModel;
 
   constructor(
-    private readonly model: ClipModel,
+    private readonly lease: Lease<ClipModel>,
     private readonly settings: Settings,
   ) {
+    this.model = lease.value;
     this.metrics = Object.entries(settings.labelSets).map(([name, set]) => metricFor(name, set));
   }
 
@@ -191,7 +193,7 @@ class BiasAttributeScorer implements Scorer {
   }
 
   dispose(): Promise<void> {
-    return this.model.dispose();
+    return this.lease.release();
   }
 }
 

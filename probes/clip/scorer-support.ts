@@ -2,7 +2,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../../pipelines/errors.js';
-import type { ScorerFactoryContext } from '../registry.js';
+import type { Lease, ScorerFactoryContext } from '../registry.js';
 import type { ScorableSample, ScoringContext } from '../types.js';
 import { ClipModel, type ImageSource } from './clip-model.js';
 
@@ -35,13 +35,26 @@ export function resolveClipDir(scorerId: string, model: string | undefined, cont
   );
 }
 
-export async function openClipModel(scorerId: string, options: { model?: string; batchSize?: number }, context: ScorerFactoryContext): Promise<ClipModel> {
-  const dir = resolveClipDir(scorerId, options.model, context);
-  return ClipModel.load(dir, {
-    provider: context.device,
-    ...(context.log ? { log: context.log } : {}),
-    ...(options.batchSize ? { imageBatchSize: options.batchSize } : {}),
-  });
+/**
+ * The scorer's CLIP model. With `context.shared`, scorers naming the same folder (and batch size) hold
+ * one `ClipModel`, so its embedding caches serve them all; release the lease in the scorer's `dispose`.
+ */
+export async function openClipModel(scorerId: string, options: { model?: string; batchSize?: number }, context: ScorerFactoryContext): Promise<Lease<ClipModel>> {
+  const dir = resolve(resolveClipDir(scorerId, options.model, context));
+  const open = () =>
+    ClipModel.load(dir, {
+      provider: context.device,
+      ...(context.log ? { log: context.log } : {}),
+      ...(options.batchSize ? { imageBatchSize: options.batchSize } : {}),
+      ...(context.hashCacheFile ? { hashCacheFile: context.hashCacheFile } : {}),
+    });
+  const close = (model: ClipModel) => model.dispose();
+  if (!context.shared) {
+    const model = await open();
+    return { value: model, release: () => close(model) };
+  }
+  const key = JSON.stringify(['clip-model', dir, context.device ?? 'cpu', options.batchSize ?? null]);
+  return context.shared.acquire(key, open, close);
 }
 
 /** Samples as image sources keyed by sample key (the model's image cache key). */
