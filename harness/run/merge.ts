@@ -6,7 +6,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../../pipelines/errors.js';
 import { RunStore } from '../store/store.js';
@@ -162,7 +162,13 @@ export function mergeRuns(dirs: readonly string[], outDir: string, log: (message
         const sourceStore = RunStore.open(sourcePaths.db, { readonly: true });
         try {
           for (const sample of sourceStore.samples('ok')) {
-            copyFileSync(join(source.dir, sample.imagePath!), join(building, sample.imagePath!));
+            // the bytes written are the bytes checked: temp file, fsync, rename (as the executor writes them)
+            const imagePath = join(source.dir, sample.imagePath!);
+            const bytes = readFileSync(imagePath);
+            if (sha256(bytes) !== sample.imageSha256) {
+              throw new UserError(`${imagePath} changed while merging (its sha256 no longer matches the record); copy the shard folder again`);
+            }
+            writeFileAtomic(join(building, sample.imagePath!), bytes);
             images += 1;
           }
         } finally {

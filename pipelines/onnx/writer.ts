@@ -1,7 +1,7 @@
 // A small typed ONNX graph builder and model writer on onnx-proto (protobufjs static code), so test
 // models are code rather than binary fixtures. Output bytes depend only on what was added, in order.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
 import onnxProto from 'onnx-proto';
 import { ONNX_DTYPE_CODES, tensorBytes, type OnnxDType, type TensorValue } from './tensor.js';
 
@@ -266,18 +266,8 @@ export function serializeModel(graph: GraphBuilder, options: ModelOptions = {}):
   return { model: bytes, externalData: { location: sink.location, bytes: sidecar } };
 }
 
-/** Writes `bytes` to `path` atomically (temp file in the same folder, then rename). */
-export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  try {
-    writeFileSync(temp, bytes);
-    renameSync(temp, path);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
-  }
-}
+/** Atomic, fsynced writes (pipelines/atomic-write.ts), re-exported for the model writers. */
+export { writeFileAtomic };
 
 /**
  * Serializes `graph` and writes it to `modelPath`, plus the external-data sidecar next to it when
