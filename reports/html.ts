@@ -15,9 +15,7 @@ import { formatDirection, formatInterval, formatNumber, formatP, formatPercent }
 import { UNKNOWN_LABEL } from './bias.js';
 import { constantValue } from './summarize.js';
 import type { MetricRole } from '../probes/types.js';
-
-/** Holm-adjusted p below this is called a difference in the report (and flagged). */
-export const SIGNIFICANCE_LEVEL = 0.05;
+import { atAGlance, describeFinding, MIN_PAIRS_TO_CONCLUDE, SIGNIFICANCE_LEVEL, type Verdict } from './glance.js';
 
 function significant(pHolm: number | null): boolean {
   return pHolm !== null && pHolm < SIGNIFICANCE_LEVEL;
@@ -107,6 +105,18 @@ code { font-size: 0.85rem; }
 .constant { background: #f6f6f6; padding: 0.4rem 0.8rem; border-radius: 4px; }
 td.constant, td.empty { text-align: center; }
 tr.significant td { background: #eef6ee; }
+table.glance { font-size: 0.9rem; }
+table.glance th[scope=rowgroup] { background: #fafafa; cursor: default; font-weight: normal; }
+table.glance th { cursor: default; }
+table.glance tr.metric-start > * { border-top: 2px solid #999; }
+tr.verdict-better td { background: #e6f4e6; }
+tr.verdict-worse td { background: #fbe7e7; }
+tr.verdict-changed td { background: #eef0fb; }
+tr.verdict-better td.verdict, tr.verdict-worse td.verdict, tr.verdict-changed td.verdict { font-weight: bold; }
+tr.verdict-none td.verdict { color: #666; }
+ul.findings li { margin: 0.15rem 0; }
+ul.diagnostics li.warning { list-style: none; margin-left: -1rem; }
+.warning { background: #fff3e0; border-left: 4px solid #e69500; padding: 0.4rem 0.8rem; }
 `;
 
 export interface HtmlInputs {
@@ -164,6 +174,68 @@ function thumbnailBlock(
   const thumbnail = inputs.thumbnails.get(imagePath);
   if (!thumbnail) return html`<div class="missing">${imagePath === null ? 'no image (failed or not run)' : 'image file missing'}</div>`;
   return html`<div class="thumb"><img src="${thumbnail.dataUri}" width="${thumbnail.displayWidth}" height="${thumbnail.displayHeight}" alt="${alt}"${thumbnail.width < thumbnail.displayWidth ? html` class="enlarged"` : ''}>${evidenceOverlay(boxes, thumbnail, boxSpace)}</div>`;
+}
+
+const VERDICT_CLASS: Record<Verdict, string> = {
+  reference: 'verdict-reference',
+  better: 'verdict-better',
+  worse: 'verdict-worse',
+  higher: 'verdict-changed',
+  lower: 'verdict-changed',
+  'not significant': 'verdict-none',
+  'too few pairs to conclude': 'verdict-none',
+  'not compared': 'verdict-none',
+};
+
+function glanceSection(model: ReportModel): SafeHtml {
+  const glance = atAGlance(model);
+  const percent = Math.round(model.settings.confidence * 100);
+  if (glance.metrics.length === 0) {
+    return html`<section id="at-a-glance"><h2>At a glance</h2><p class="empty">No continuous or binary scores in this run.</p></section>`;
+  }
+  const rows = glance.metrics.flatMap((metric) => {
+    const head = (span: number) =>
+      html`<th scope="rowgroup" rowspan="${span}"><a href="#metric-${slug(metric.metric)}"><code>${metric.metric}</code></a><br><span class="note">${metric.kind === 'binary' ? 'success rate' : 'mean'}, ${formatDirection(metric.higherIsBetter)}</span></th>`;
+    if (metric.allUndetermined) {
+      const scored = metric.rows.reduce((sum, row) => sum + row.undetermined, 0);
+      return [html`<tr class="metric-start">${head(1)}<td colspan="7" class="empty">undetermined for all ${scored} scored samples: the probe could not judge any image</td></tr>`];
+    }
+    if (metric.constant !== null) {
+      const n = metric.rows.reduce((sum, row) => sum + row.n, 0);
+      return [html`<tr class="metric-start">${head(1)}<td colspan="7" class="constant">constant at <strong>${formatNumber(metric.constant)}</strong> in every condition (${n} samples): nothing to compare</td></tr>`];
+    }
+    return metric.rows.map((row, i) => {
+      const c = row.comparison;
+      const compared = row.verdict !== 'reference' && row.verdict !== 'not compared' && c !== null;
+      return html`<tr class="${i === 0 ? 'metric-start ' : ''}${VERDICT_CLASS[row.verdict]}">${i === 0 ? head(metric.rows.length) : ''}<td>${row.conditionLabel}</td>${numberCell(row.n, `${row.n}${row.undetermined > 0 ? ` (+${row.undetermined} undet.)` : ''}`)}${intervalCell(row.mean)}${
+        compared ? intervalCell(c.difference) : html`<td class="num">${row.verdict === 'reference' ? 'reference' : '—'}</td>`
+      }${compared ? numberCell(c.nPairs) : html`<td class="num">—</td>`}${compared ? numberCell(c.pHolm, formatP(c.pHolm)) : html`<td class="num">—</td>`}<td class="verdict">${row.verdict === 'reference' ? '' : row.verdict}</td></tr>`;
+    });
+  });
+  const reference = model.settings.reference;
+  const findings =
+    glance.findings.length > 0
+      ? html`<p><strong>Significant differences</strong> (Holm-adjusted p &lt; ${SIGNIFICANCE_LEVEL}):</p><ul class="findings">${glance.findings.map((finding) => html`<li class="verdict-${finding.verdict}">${describeFinding(finding)}</li>`)}</ul>`
+      : html`<p><strong>No ${glance.basis === 'primary' ? 'primary ' : ''}metric differs from the reference</strong> at Holm-adjusted p &lt; ${SIGNIFICANCE_LEVEL}${
+          glance.minPairs !== null && glance.minPairs < MIN_PAIRS_TO_CONCLUDE ? html` — but with as few as ${glance.minPairs} pairs this run cannot rule out a difference either` : ''
+        }.</p>`;
+  const diagnostics = glance.diagnostics.map(
+    (d) =>
+      html`<li${d.mostlyFailing.length > 0 ? html` class="warning"` : ''}><a href="#metric-${slug(d.metric)}"><code>${d.metric}</code></a> (${
+        d.kind !== 'binary' ? 'mean' : d.higherIsBetter === false ? 'share of images flagged' : 'share of images passing'
+      }): ${d.means.map((m, i) => html`${i > 0 ? ', ' : ''}${m.conditionLabel} <strong>${d.kind === 'binary' ? formatPercent(m.mean) : formatNumber(m.mean)}</strong>`)}${
+        d.mostlyFailing.length > 0
+          ? html`. <strong>Most images fail this check in ${d.mostlyFailing.join(', ')}</strong>: the metrics above then describe degenerate images.`
+          : ''
+      }</li>`,
+  );
+  return html`<section id="at-a-glance"><h2>At a glance</h2>
+<p class="note">${glance.basis === 'primary' ? 'The primary metric of each scorer' : 'Every metric (the scorers declared no primary metric)'}, per condition, against the reference condition “${reference}” on shared (prompt, seed) pairs. Difference = condition − reference with its ${percent}% paired bootstrap CI; p from Wilcoxon signed-rank (continuous) or McNemar (binary), Holm-adjusted per metric.</p>
+${findings}
+<table class="glance"><thead><tr><th scope="col">metric</th><th scope="col">condition</th><th scope="col">n</th><th scope="col">mean [${percent}% CI]</th><th scope="col">difference [${percent}% CI]</th><th scope="col">pairs</th><th scope="col">p (Holm)</th><th scope="col">verdict</th></tr></thead><tbody>${rows}</tbody></table>
+${glance.minPairs !== null && glance.minPairs < MIN_PAIRS_TO_CONCLUDE ? html`<p class="warning">Few pairs: some comparisons rest on only ${glance.minPairs} (prompt, seed) pairs. Below ${MIN_PAIRS_TO_CONCLUDE} pairs a non-significant result says nothing about whether the conditions differ; with 5 or fewer, no test here can reach p &lt; ${SIGNIFICANCE_LEVEL}.</p>` : ''}
+${diagnostics.length > 0 ? html`<p class="note">Image diagnostics (sanity checks on the pixels, not on the prompt):</p><ul class="diagnostics">${diagnostics}</ul>` : ''}
+</section>`;
 }
 
 function overview(model: ReportModel): SafeHtml {
@@ -446,6 +518,7 @@ function tableOfContents(model: ReportModel): SafeHtml {
   const details = metrics.filter((m) => m.role === 'detail');
   const metricLinks = [...groups, ...(details.length > 0 ? [html`<li><a href="#diagnostic-details">diagnostic details</a> (${details.length} metrics)</li>`] : [])];
   return html`<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>
+<li><a href="#at-a-glance">At a glance</a></li>
 <li><a href="#overview">Overview</a></li>
 <li><a href="#base-vs-refiner">Base vs refiner</a>${metricLinks.length > 0 ? html`<ol>${metricLinks}<li><a href="#image-strips">Image strips</a></li></ol>` : ''}</li>
 <li><a href="#bias">Bias</a>${model.bias.length > 0 ? html`<ol>${model.bias.map((b) => html`<li><a href="#bias-${slug(b.metric)}">${b.metric}</a></li>`)}</ol>` : ''}</li>
@@ -469,6 +542,7 @@ export function renderHtml(inputs: HtmlInputs): string {
 <style>${trustedHtml(STYLE)}</style></head>
 <body><main>
 <header><h1>${model.title}</h1><p class="note">refinery report of run ${model.run.name}${model.reproducibility.manifest && typeof model.reproducibility.manifest.startedAt === 'string' ? html`, started ${model.reproducibility.manifest.startedAt}` : ''}</p></header>
+${glanceSection(model)}
 ${tableOfContents(model)}
 ${overview(model)}
 ${baseVsRefiner(inputs)}

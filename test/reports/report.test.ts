@@ -10,6 +10,8 @@ import { escapeHtml } from '../../reports/html-template.js';
 import { main } from '../../harness/cli.js';
 import { RunStore } from '../../harness/store/store.js';
 import { metricRole, orderMetrics, scorerOrder } from '../../reports/observations.js';
+import { atAGlance, describeFinding, MIN_PAIRS_TO_CONCLUDE, SIGNIFICANCE_LEVEL, verdictFor } from '../../reports/glance.js';
+import type { ComparisonRow } from '../../reports/summarize.js';
 import type { MetricRole } from '../../probes/types.js';
 import { SCRIPT_PROMPT, writeSyntheticRun } from './synthetic-run.js';
 
@@ -125,6 +127,52 @@ describe('buildReport on a synthetic run', () => {
     // binary curves are drawn on the full [0, 1] scale
     const relationCurve = JSON.parse(read(join(root, 'out-1', 'charts', 'curve-handoff-relation-correct.vl.json')));
     expect(relationCurve.layer[0].encoding.y.scale.domain).toEqual([0, 1]);
+  });
+
+  it('opens with an at-a-glance table of the primary metrics: difference vs the reference, Holm p and a plain verdict', () => {
+    const model = JSON.parse(read(join(root, 'out-1', 'report.json'))) as ReportModel;
+    const glance = atAGlance(model);
+    expect(glance.basis).toBe('primary');
+    expect(glance.metrics.map((m) => m.metric)).toEqual(['relation_correct', 'clip_score']);
+    // the synthetic refiner adds 1.5 to clip_score (noise sd 2, ~30 pairs): every refined condition is better
+    const clip = glance.metrics.find((m) => m.metric === 'clip_score')!;
+    expect(clip.rows.map((row) => row.verdict)).toEqual(['reference', 'better', 'better', 'better']);
+    expect(clip.rows.slice(1).every((row) => row.comparison!.pHolm! < SIGNIFICANCE_LEVEL)).toBe(true);
+    // relation_correct: handoff=0.8 rests on 9 pairs (below MIN_PAIRS_TO_CONCLUDE), the others on 10
+    const relation = glance.metrics.find((m) => m.metric === 'relation_correct')!;
+    expect(relation.rows.map((row) => [row.verdict, row.comparison?.nPairs ?? null])).toEqual([
+      ['reference', null],
+      ['too few pairs to conclude', 9],
+      ['not significant', 10],
+      ['not significant', 10],
+    ]);
+    expect(glance.minPairs).toBe(9);
+    expect(glance.findings.map((f) => [f.conditionLabel, f.metric, f.verdict])).toEqual([
+      ['handoff=0.8', 'clip_score', 'better'],
+      ['handoff=0.6', 'clip_score', 'better'],
+      ['strength=0.3', 'clip_score', 'better'],
+    ]);
+    expect(glance.diagnostics.map((d) => [d.metric, d.mostlyFailing])).toEqual([['vae_roundtrip_error', []]]);
+    const page = read(first.htmlPath);
+    // above the table of contents, so the answer is visible without scrolling
+    expect(page.indexOf('id="at-a-glance"')).toBeGreaterThan(0);
+    expect(page.indexOf('id="at-a-glance"')).toBeLessThan(page.indexOf('class="toc"'));
+    expect(page).toContain(describeFinding(glance.findings[0]));
+    expect(page).toContain('Few pairs: some comparisons rest on only 9 (prompt, seed) pairs.');
+    expect(read(join(root, 'out-1', 'summary.md'))).toContain('## At a glance');
+  });
+
+  it('verdictFor: significance in the metric\'s direction, too few pairs, or not significant', () => {
+    const row = (estimate: number, pHolm: number | null, nPairs: number) => ({ difference: { estimate, lower: estimate - 1, upper: estimate + 1 }, pHolm, nPairs }) as ComparisonRow;
+    expect(verdictFor(row(1, 0.01, 30), true)).toBe('better');
+    expect(verdictFor(row(1, 0.01, 30), false)).toBe('worse');
+    expect(verdictFor(row(-1, 0.01, 30), false)).toBe('better');
+    expect(verdictFor(row(-1, 0.01, 30), null)).toBe('lower');
+    expect(verdictFor(row(1, 0.2, 30), true)).toBe('not significant');
+    expect(verdictFor(row(1, 0.2, MIN_PAIRS_TO_CONCLUDE - 1), true)).toBe('too few pairs to conclude');
+    // a significant result stands even with few pairs
+    expect(verdictFor(row(1, 0.03, 6), true)).toBe('better');
+    expect(verdictFor({ ...row(0, null, 0), difference: null }, true)).toBe('not compared');
   });
 
   it('orderMetrics: without roles (older stores) metrics follow the scorers list, then the name', () => {
