@@ -58,14 +58,36 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The unit the check regenerates: the ok sample with the smallest key (null when none is ok). */
+/**
+ * How much of the pipeline regenerating `unit` alone cross-checks (lower is more): 0 for a refiner
+ * branch of a trajectory the run shared with other branches (sharing, the refiner and the base all
+ * checked), 1 for another refiner branch, 2 for a base-only image.
+ */
+function checkCoverage(unit: Unit, unitsPerTrajectory: ReadonlyMap<string, number>): number {
+  const branch = branchFor(unit.condition);
+  const usesRefiner = branch.mode === 'sdedit' || (branch.mode === 'ensemble' && branch.handoff < 1);
+  if (!usesRefiner) return 2;
+  return (unitsPerTrajectory.get(unit.trajectoryKey) ?? 0) > 1 ? 0 : 1;
+}
+
+/**
+ * The unit the check regenerates, chosen deterministically: among ok samples, the best-covering kind
+ * (`checkCoverage`), then the smallest key. Null when no sample is ok.
+ */
 export function pickDeterminismUnit(store: RunStore, units: readonly Unit[]): { unit: Unit; imagePath: string; sha256: string } | null {
   const byKey = new Map(units.map((unit) => [unit.key, unit]));
+  const unitsPerTrajectory = new Map<string, number>();
+  for (const unit of units) unitsPerTrajectory.set(unit.trajectoryKey, (unitsPerTrajectory.get(unit.trajectoryKey) ?? 0) + 1);
+  let best: { unit: Unit; imagePath: string; sha256: string; coverage: number } | null = null;
+  // samples come in key order, so the first of each coverage is the smallest key
   for (const sample of store.samples('ok')) {
     const unit = byKey.get(sample.key);
-    if (unit && sample.imagePath && sample.imageSha256) return { unit, imagePath: sample.imagePath, sha256: sample.imageSha256 };
+    if (!unit || !sample.imagePath || !sample.imageSha256) continue;
+    const coverage = checkCoverage(unit, unitsPerTrajectory);
+    if (best === null || coverage < best.coverage) best = { unit, imagePath: sample.imagePath, sha256: sample.imageSha256, coverage };
+    if (coverage === 0) break;
   }
-  return null;
+  return best && { unit: best.unit, imagePath: best.imagePath, sha256: best.sha256 };
 }
 
 /** Regenerates one stored unit independently and compares bytes; never throws for a mismatch or a failed regeneration. */

@@ -10,7 +10,8 @@ import type { Branch, BranchResult, TrajectorySpec } from '../../harness/run/gen
 import { RunStore } from '../../harness/store/store.js';
 import { loadRunRecords } from '../../reports/load.js';
 import { summarizeReproducibility } from '../../reports/reproducibility.js';
-import { collectingSink, fakeDependencies, FakeGenerator, type FakeStage, testPlaces, writeExperiment } from './run-fixtures.js';
+import { pickDeterminismUnit } from '../../harness/run/determinism.js';
+import { collectingSink, fakeDependencies, FakeGenerator, type FakeStage, makeUnits, testPlaces, writeExperiment } from './run-fixtures.js';
 
 /** Flips one pixel by a per-call counter: the same request gives different bytes on every call. */
 class DriftingGenerator extends FakeGenerator {
@@ -34,17 +35,45 @@ function readManifest(runDir: string): Record<string, any> {
   return JSON.parse(readFileSync(join(runDir, 'manifest.json'), 'utf8'));
 }
 
-function smallestOkSample(runDir: string): { key: string; sha256: string; fileSha256: string } {
+/** The unit the check should pick: the ok refiner unit (ensemble or SDEdit) with the smallest key, else the smallest key. */
+function expectedCheckSample(runDir: string): { key: string; sha256: string; fileSha256: string } {
   const store = RunStore.open(join(runDir, 'refinery.sqlite'), { readonly: true });
   try {
     const samples = [...store.samples('ok')].sort((a, b) => (a.key < b.key ? -1 : 1));
-    const first = samples[0];
+    const refiner = samples.filter((sample) => (store.unit(sample.key)!.condition as { mode: string }).mode !== 'base-only');
+    const first = refiner[0] ?? samples[0];
     const fileSha256 = createHash('sha256').update(readFileSync(join(runDir, first.imagePath!))).digest('hex');
     return { key: first.key, sha256: first.imageSha256!, fileSha256 };
   } finally {
     store.close();
   }
 }
+
+describe('which unit the check regenerates', () => {
+  it('prefers a refiner branch of a shared trajectory, then any refiner branch, then the smallest key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'refinery-pick-'));
+    const store = RunStore.open(join(dir, 'refinery.sqlite'));
+    try {
+      const alone = makeUnits(['alone'], [1], [{ handoff: 0.8 }]);
+      const shared = makeUnits(['shared'], [1], ['base-only', { strength: 0.3 }]);
+      const baseOnly = makeUnits(['base'], [2], ['base-only']);
+      const units = [...alone, ...shared, ...baseOnly];
+      store.addUnits(units.map((unit) => ({ key: unit.key, conditionId: unit.condition.id, condition: unit.condition, prompt: unit.prompt, seed: unit.seed, trajectoryKey: unit.trajectoryKey, shard: null })));
+      const record = (key: string) =>
+        store.recordSample({ key, imagePath: `images/${key}.png`, imageSha256: key, status: 'ok', error: null, timings: {}, unetCalls: { base: 0, refiner: 0 }, createdAt: '2024-01-01T00:00:00.000Z' });
+      expect(pickDeterminismUnit(store, units)).toBeNull();
+      record(baseOnly[0].key);
+      expect(pickDeterminismUnit(store, units)?.unit.key).toBe(baseOnly[0].key);
+      record(alone[0].key);
+      expect(pickDeterminismUnit(store, units)?.unit.key).toBe(alone[0].key);
+      for (const unit of shared) record(unit.key);
+      expect(pickDeterminismUnit(store, units)?.unit.key).toBe(shared[1].key);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('determinism check (fake pipeline)', () => {
   let dir: string;
@@ -59,14 +88,14 @@ describe('determinism check (fake pipeline)', () => {
     return { ...outcome, stdout: stdout.text() };
   }
 
-  it('regenerates the ok unit with the smallest key alone and records identical bytes where the report reads them', async () => {
+  it('regenerates a refiner unit of a shared trajectory alone (smallest key) and records identical bytes where the report reads them', async () => {
     const file = writeExperiment(dir, { prompts: ['a red cube', 'a cat'], seeds: [1] });
     let generator: FakeGenerator | undefined;
     const outcome = await run({ file, out: join(dir, 'run') }, fakeDependencies({ generator: () => (generator = new FakeGenerator()) }));
     expect(outcome.exitCode).toBe(0);
     // shared order: two generate calls for the run, then one runBase([branch]) + runRefiner for the check
     expect(generator!.calls).toMatchObject({ generate: 2, runBase: 1, runRefiner: 1 });
-    const stored = smallestOkSample(outcome.runDir);
+    const stored = expectedCheckSample(outcome.runDir);
     const check = readManifest(outcome.runDir).determinism;
     expect(check).toMatchObject({ unitKey: stored.key, expectedSha256: stored.sha256, actualSha256: stored.fileSha256, identical: true, provider: 'cpu' });
     expect(Date.parse(check.checkedAt)).not.toBeNaN();
@@ -80,7 +109,7 @@ describe('determinism check (fake pipeline)', () => {
     const file = writeExperiment(dir, { prompts: ['a red cube'], seeds: [1] });
     const outcome = await run({ file, out: join(dir, 'run'), quiet: true }, fakeDependencies({ generator: () => new DriftingGenerator() }));
     expect(outcome.exitCode).toBe(0);
-    const stored = smallestOkSample(outcome.runDir);
+    const stored = expectedCheckSample(outcome.runDir);
     const check = readManifest(outcome.runDir).determinism;
     expect(check.unitKey).toBe(stored.key);
     expect(check.expectedSha256).toBe(stored.sha256);
@@ -157,7 +186,7 @@ describe('determinism check (tiny SDXL pipeline)', () => {
     });
     const stdout = collectingSink();
     const outcome = await runExperiment({ file, out: join(dir, 'run'), noReport: true }, await defaultDependencies(testPlaces), { stdout, stderr: collectingSink() });
-    const stored = smallestOkSample(outcome.runDir);
+    const stored = expectedCheckSample(outcome.runDir);
     const check = readManifest(outcome.runDir).determinism;
     expect(check).toMatchObject({ unitKey: stored.key, expectedSha256: stored.fileSha256, actualSha256: stored.fileSha256, identical: true, provider: 'cpu' });
     expect(stdout.text()).toMatch(/Determinism check: unit [0-9a-f]{12} .* gives the stored bytes/);
