@@ -18,3 +18,4 @@ export { runStatus, formatStatus, type RunStatus } from './run/status.js';
 export { RunLock, inspectLock, LOCK_FILE, type LockInfo } from './run/lock.js';
 export { runPaths, imageRelativePath, type RunPaths } from './run/run-folder.js';
 export type { RunManifest, SessionRecord } from './run/manifest.js';
+export { checkDeterminism, pickDeterminismUnit, formatDeterminism, mergeDeterminism, type DeterminismCheck, type MergedDeterminism } from './run/determinism.js';
