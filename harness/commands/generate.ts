@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../../pipelines/atomic-write.js';
 import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { SdxlEnsemble, checkTrajectorySpec, type Branch, type TrajectorySpec } from '../../pipelines/ensemble.js';
@@ -85,7 +86,7 @@ export const generateCommand: CommandModule<object, GenerateArgs> = {
           continue;
         }
         const path = join(plan.outDir, `${seed}-${branchFileLabel(plan.branch)}.png`);
-        writeFileAtomically(path, encodePng(result.image, result.pngTexts));
+        writeFileAtomic(path, encodePng(result.image, result.pngTexts));
         console.log(path);
       }
     } finally {
@@ -200,16 +201,5 @@ export function branchFileLabel(branch: Branch): string {
       return branch.handoff === 1 ? 'base-only' : `ensemble-${branch.handoff}`;
     case 'sdedit':
       return `sdedit-${branch.strength}`;
-  }
-}
-
-function writeFileAtomically(path: string, bytes: Uint8Array): void {
-  const temp = `${path}.${process.pid}.tmp`;
-  try {
-    writeFileSync(temp, bytes);
-    renameSync(temp, path);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
   }
 }
