@@ -88,9 +88,8 @@ figure.chart figcaption { font-size: 0.8rem; color: #555; }
 .strip { margin: 1rem 0; }
 .strip-row, .examples { display: flex; flex-wrap: wrap; gap: 0.6rem; }
 .cell { width: 150px; font-size: 0.75rem; margin: 0; }
-.thumb { position: relative; display: inline-block; line-height: 0; background: #eee; }
-.thumb svg.evidence { position: absolute; left: 0; top: 0; }
-.thumb img.enlarged { image-rendering: pixelated; }
+.thumb { display: block; background: #eee; }
+svg.image-sheet { position: absolute; width: 0; height: 0; overflow: hidden; }
 figcaption code { word-break: break-all; font-size: 0.7rem; }
 .charts { display: flex; flex-wrap: wrap; gap: 0 1.5rem; align-items: flex-start; }
 .missing { display: flex; align-items: center; justify-content: center; width: 128px; height: 128px; background: #eee; color: #777; font-size: 0.75rem; line-height: 1.2; text-align: center; }
@@ -146,10 +145,49 @@ function chartFigures(inputs: HtmlInputs, predicate: (chart: ReportModel['charts
   return figures.length === 0 ? html`` : html`<div class="charts">${figures}</div>`;
 }
 
-function evidenceOverlay(boxes: readonly EvidenceBox[], thumbnail: Thumbnail, boxSpace: { width: number; height: number } | null): SafeHtml {
-  if (boxes.length === 0) return html``;
+/**
+ * Each thumbnail is defined once, as an SVG <symbol>, and drawn with <use> wherever it appears (the
+ * same image is often in a strip and in several limitation examples). Ids follow first use, so the
+ * page is deterministic.
+ */
+class ImageSheet {
+  private readonly entries = new Map<string, { id: string; thumbnail: Thumbnail }>();
+
+  /** the symbol id of the image at `imagePath` */
+  use(imagePath: string, thumbnail: Thumbnail): string {
+    let entry = this.entries.get(imagePath);
+    if (!entry) {
+      entry = { id: `img-${this.entries.size + 1}`, thumbnail };
+      this.entries.set(imagePath, entry);
+    }
+    return entry.id;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** the hidden <svg> holding every symbol */
+  render(): SafeHtml {
+    if (this.entries.size === 0) return html``;
+    const symbols = [...this.entries.values()].map(
+      ({ id, thumbnail: t }) =>
+        html`<symbol id="${id}" viewBox="0 0 ${t.displayWidth} ${t.displayHeight}"><image href="${t.dataUri}" width="${t.displayWidth}" height="${t.displayHeight}" preserveAspectRatio="none"${
+          t.width < t.displayWidth ? html` style="image-rendering: pixelated"` : ''
+        }/></symbol>`,
+    );
+    return html`<svg class="image-sheet" xmlns="http://www.w3.org/2000/svg" width="0" height="0" aria-hidden="true">${symbols}</svg>`;
+  }
+}
+
+/** What the section writers share while one page is rendered. */
+interface RenderContext extends HtmlInputs {
+  sheet: ImageSheet;
+}
+
+function evidenceRects(boxes: readonly EvidenceBox[], thumbnail: Thumbnail, boxSpace: { width: number; height: number } | null): SafeHtml[] {
   const space = boxSpace ?? { width: thumbnail.sourceWidth, height: thumbnail.sourceHeight };
-  const rects = boxes.map((box) => {
+  return boxes.map((box) => {
     const sx = box.normalized ? thumbnail.displayWidth : thumbnail.displayWidth / space.width;
     const sy = box.normalized ? thumbnail.displayHeight : thumbnail.displayHeight / space.height;
     const x = box.x0 * sx;
@@ -161,19 +199,21 @@ function evidenceOverlay(boxes: readonly EvidenceBox[], thumbnail: Thumbnail, bo
       box.label ? html`<text x="${(x + 2).toFixed(1)}" y="${Math.max(9, y - 2).toFixed(1)}" font-size="9" fill="#000" stroke="#fff" stroke-width="2" paint-order="stroke">${box.label}</text>` : ''
     }`;
   });
-  return html`<svg class="evidence" xmlns="http://www.w3.org/2000/svg" width="${thumbnail.displayWidth}" height="${thumbnail.displayHeight}" viewBox="0 0 ${thumbnail.displayWidth} ${thumbnail.displayHeight}" aria-hidden="true">${rects}</svg>`;
 }
 
+/** A thumbnail (a <use> of its symbol) with the probe's evidence boxes drawn over it, or a placeholder. */
 function thumbnailBlock(
-  inputs: HtmlInputs,
+  inputs: RenderContext,
   imagePath: string | null,
   alt: string,
   boxes: readonly EvidenceBox[] = [],
   boxSpace: { width: number; height: number } | null = null,
 ): SafeHtml {
-  const thumbnail = inputs.thumbnails.get(imagePath);
-  if (!thumbnail) return html`<div class="missing">${imagePath === null ? 'no image (failed or not run)' : 'image file missing'}</div>`;
-  return html`<div class="thumb"><img src="${thumbnail.dataUri}" width="${thumbnail.displayWidth}" height="${thumbnail.displayHeight}" alt="${alt}"${thumbnail.width < thumbnail.displayWidth ? html` class="enlarged"` : ''}>${evidenceOverlay(boxes, thumbnail, boxSpace)}</div>`;
+  const thumbnail = imagePath === null ? null : inputs.thumbnails.get(imagePath);
+  if (!thumbnail || imagePath === null) return html`<div class="missing">${imagePath === null ? 'no image (failed or not run)' : 'image file missing'}</div>`;
+  const id = inputs.sheet.use(imagePath, thumbnail);
+  const { displayWidth: width, displayHeight: height } = thumbnail;
+  return html`<svg class="thumb" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${alt}"><title>${alt}</title><use href="#${id}" width="${width}" height="${height}"/>${evidenceRects(boxes, thumbnail, boxSpace)}</svg>`;
 }
 
 const VERDICT_CLASS: Record<Verdict, string> = {
@@ -285,7 +325,7 @@ function pairedTable(model: ReportModel, metric: ModelMetric, comparisons: Repor
   );
 }
 
-function metricBlock(inputs: HtmlInputs, metric: ModelMetric): SafeHtml {
+function metricBlock(inputs: RenderContext, metric: ModelMetric): SafeHtml {
   const { model } = inputs;
   const percent = Math.round(model.settings.confidence * 100);
   const summaries = model.baseVsRefiner.summaries.filter((s) => s.metric === metric.name);
@@ -321,7 +361,7 @@ ${categories.length === 0
 }
 
 /** The 'detail' metrics (components of a diagnostic) folded into one compact table of means. */
-function detailBlock(inputs: HtmlInputs, metrics: readonly ModelMetric[]): SafeHtml {
+function detailBlock(inputs: RenderContext, metrics: readonly ModelMetric[]): SafeHtml {
   const { model } = inputs;
   if (metrics.length === 0) return html``;
   const percent = Math.round(model.settings.confidence * 100);
@@ -355,7 +395,7 @@ ${comparisons.length === 0
 </section>`;
 }
 
-function baseVsRefiner(inputs: HtmlInputs): SafeHtml {
+function baseVsRefiner(inputs: RenderContext): SafeHtml {
   const { model } = inputs;
   const metrics = scoredMetrics(model);
   const full = metrics.filter((m) => m.role !== 'detail');
@@ -376,7 +416,7 @@ ${strips.length === 0 ? html`<p class="empty">No images.</p>` : html`<p class="n
 </section>`;
 }
 
-function bias(inputs: HtmlInputs): SafeHtml {
+function bias(inputs: RenderContext): SafeHtml {
   const { model } = inputs;
   const percent = Math.round(model.settings.confidence * 100);
   if (model.bias.length === 0) {
@@ -417,7 +457,7 @@ ${result.changes.length === 0
 ${blocks}</section>`;
 }
 
-function themeMetricBlock(inputs: HtmlInputs, metric: ThemeMetric): SafeHtml {
+function themeMetricBlock(inputs: RenderContext, metric: ThemeMetric): SafeHtml {
   const percent = Math.round(inputs.model.settings.confidence * 100);
   const binary = metric.kind === 'binary';
   return html`<div class="theme-metric"><h4><code>${metric.metric}</code></h4>
@@ -442,7 +482,7 @@ ${metric.worst.length === 0
 </div>`;
 }
 
-function limitations(inputs: HtmlInputs): SafeHtml {
+function limitations(inputs: RenderContext): SafeHtml {
   const { model } = inputs;
   const themes = model.limitations.themes.map(
     (theme) => html`<section class="theme" id="limitation-${theme.id}"><h3>${theme.title}</h3><blockquote>${theme.modelCard} <span class="note">(SDXL 1.0 model card)</span></blockquote>
@@ -455,7 +495,7 @@ ${model.limitations.other.length > 0 ? html`<section class="theme" id="limitatio
 </section>`;
 }
 
-function comparison(inputs: HtmlInputs): SafeHtml {
+function comparison(inputs: RenderContext): SafeHtml {
   const compare = inputs.model.compare;
   if (!compare) return html``;
   const percent = Math.round(inputs.model.settings.confidence * 100);
@@ -531,8 +571,20 @@ ${model.compare ? html`<li><a href="#comparison">Comparison with ${model.compare
 
 export function renderHtml(inputs: HtmlInputs): string {
   const { model } = inputs;
+  const context: RenderContext = { ...inputs, sheet: new ImageSheet() };
   const scriptHash = createHash('sha256').update(SORT_SCRIPT, 'utf8').digest('base64');
   const csp = `default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-${scriptHash}'; base-uri 'none'; form-action 'none'`;
+  // sections first: they register the images that the sheet then defines once each
+  const content = html`<header><h1>${model.title}</h1><p class="note">refinery report of run ${model.run.name}${model.reproducibility.manifest && typeof model.reproducibility.manifest.startedAt === 'string' ? html`, started ${model.reproducibility.manifest.startedAt}` : ''}</p></header>
+${glanceSection(model)}
+${tableOfContents(model)}
+${overview(model)}
+${baseVsRefiner(context)}
+${bias(context)}
+${limitations(context)}
+${comparison(context)}
+${reproducibility(model)}
+${methods(model)}`;
   const page = html`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
@@ -540,17 +592,8 @@ export function renderHtml(inputs: HtmlInputs): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${model.title} — refinery report</title>
 <style>${trustedHtml(STYLE)}</style></head>
-<body><main>
-<header><h1>${model.title}</h1><p class="note">refinery report of run ${model.run.name}${model.reproducibility.manifest && typeof model.reproducibility.manifest.startedAt === 'string' ? html`, started ${model.reproducibility.manifest.startedAt}` : ''}</p></header>
-${glanceSection(model)}
-${tableOfContents(model)}
-${overview(model)}
-${baseVsRefiner(inputs)}
-${bias(inputs)}
-${limitations(inputs)}
-${comparison(inputs)}
-${reproducibility(model)}
-${methods(model)}
+<body>${context.sheet.render()}<main>
+${content}
 </main>
 <script>${trustedHtml(SORT_SCRIPT)}</script>
 </body></html>

@@ -1,11 +1,24 @@
 /**
  * @module
  * Small inline thumbnails: decode the run's PNG, shrink it with a box filter (each output pixel is the
- * mean of the source pixels its area covers), re-encode, and return a data: URI.
+ * mean of the source pixels its area covers), re-encode, and return a data: URI. The encoding is the
+ * smaller of a lossless PNG and a 4:4:4 JPEG (`THUMBNAIL_JPEG_QUALITY`): generated photos and noise
+ * are several times smaller as JPEG, flat or tiny images (black or blank outputs, test images) as PNG.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodePng, encodePng, type RgbImage } from '../pipelines/image/png.js';
+import { encodeJpeg } from './jpeg.js';
+
+/** IJG quality of JPEG thumbnails (Annex K tables scaled; no chroma subsampling) */
+export const THUMBNAIL_JPEG_QUALITY = 80;
+
+/** The data: URI of the smaller encoding of `image` (PNG on a tie, being lossless). */
+export function thumbnailDataUri(image: RgbImage): string {
+  const png = encodePng(image);
+  const jpeg = encodeJpeg(image, THUMBNAIL_JPEG_QUALITY);
+  return jpeg.length < png.length ? `data:image/jpeg;base64,${jpeg.toString('base64')}` : `data:image/png;base64,${png.toString('base64')}`;
+}
 
 export interface Thumbnail {
   dataUri: string;
@@ -73,7 +86,7 @@ export class ThumbnailCache {
         const { image } = decodePng(readFileSync(path), path);
         const small = boxDownscale(image, this.maxSide);
         thumbnail = {
-          dataUri: `data:image/png;base64,${encodePng(small).toString('base64')}`,
+          dataUri: thumbnailDataUri(small),
           width: small.width,
           height: small.height,
           displayWidth: Math.max(1, Math.round((image.width * this.maxSide) / Math.max(image.width, image.height))),

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildReport } from '../../reports/build.js';
 import type { ReportModel } from '../../reports/model.js';
-import { decodePng } from '../../pipelines/image/png.js';
+import { decodePng, type RgbImage } from '../../pipelines/image/png.js';
+import { encodeJpeg } from '../../reports/jpeg.js';
 import { SCRIPT_PROMPT, writeSyntheticRun } from './synthetic-run.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -57,17 +58,21 @@ async function openAndCheck(browser: Browser, htmlPath: string, model: ReportMod
   expect(await page.locator('script').count()).toBe(1);
 
   const screenshot = decodePng(await page.screenshot({ fullPage: false }), 'screenshot').image;
+  // a blank page has variance 0; black text on white gives hundreds
+  expect(luminanceVariance(screenshot)).toBeGreaterThan(100);
+  return { page, consoleErrors, dialogs };
+}
+
+function luminanceVariance(image: RgbImage): number {
   let sum = 0;
   let sumSquares = 0;
-  const pixels = screenshot.width * screenshot.height;
+  const pixels = image.width * image.height;
   for (let i = 0; i < pixels; i++) {
-    const luminance = 0.299 * screenshot.data[3 * i] + 0.587 * screenshot.data[3 * i + 1] + 0.114 * screenshot.data[3 * i + 2];
+    const luminance = 0.299 * image.data[3 * i] + 0.587 * image.data[3 * i + 1] + 0.114 * image.data[3 * i + 2];
     sum += luminance;
     sumSquares += luminance * luminance;
   }
-  // a blank page has variance 0; black text on white gives hundreds
-  expect(sumSquares / pixels - (sum / pixels) ** 2).toBeGreaterThan(100);
-  return { page, consoleErrors, dialogs };
+  return sumSquares / pixels - (sum / pixels) ** 2;
 }
 
 function readModel(htmlPath: string): ReportModel {
@@ -116,6 +121,64 @@ describe.skipIf(!hasChromium)('report.html in headless Chromium', () => {
     expect(model.run.ok).toBe(8);
     const { page } = await openAndCheck(browser, htmlPath, model);
     expect(await page.locator('.strip').count()).toBe(2);
+    // each image is defined once as a <symbol> and drawn with <use>: the drawn thumbnail shows the image
+    const pageSource = readFileSync(htmlPath, 'utf8');
+    expect(pageSource.match(/<symbol /g)!.length).toBe(new Set(model.strips.flatMap((strip) => strip.cells.map((cell) => cell.imagePath))).size);
+    const thumb = page.locator('.strip svg.thumb').first();
+    const box = (await thumb.boundingBox())!;
+    expect([box.width, box.height]).toEqual([128, 128]);
+    const shot = decodePng(await thumb.screenshot(), 'thumbnail').image;
+    expect(luminanceVariance(shot)).toBeGreaterThan(20);
+    await page.close();
+  });
+
+  it('JPEG thumbnails: Chromium decodes our encoder\'s output to the source pixels (PSNR rises with quality)', async () => {
+    const page = await browser.newPage();
+    const size = 64;
+    const data = new Uint8Array(size * size * 3);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const o = (y * size + x) * 3;
+        const disc = (x - 20) ** 2 + (y - 24) ** 2 < 144;
+        data[o] = disc ? 220 : Math.round(120 + 60 * Math.sin(x / 7));
+        data[o + 1] = disc ? 30 : Math.round(140 + 50 * Math.cos(y / 9));
+        data[o + 2] = x > 40 && y > 36 ? 200 : Math.round(90 + (x + y));
+      }
+    }
+    // 61 × 45 is not a multiple of 8: the edge blocks are padded and cropped again by the decoder
+    const odd = { width: 61, height: 45, data: new Uint8Array(61 * 45 * 3) };
+    for (let y = 0; y < 45; y++) for (let x = 0; x < 61; x++) odd.data.set(data.subarray((y * size + x) * 3, (y * size + x) * 3 + 3), (y * 61 + x) * 3);
+    const psnr: Record<string, number> = {};
+    for (const [name, image] of [['square', { width: size, height: size, data }], ['odd', odd]] as const) {
+      for (const quality of [50, 80, 95]) {
+        const decoded = await decodeInBrowser(page, `data:image/jpeg;base64,${encodeJpeg(image, quality).toString('base64')}`);
+        expect([decoded.width, decoded.height]).toEqual([image.width, image.height]);
+        let squared = 0;
+        for (let i = 0; i < image.width * image.height; i++) for (let c = 0; c < 3; c++) squared += (decoded.rgba[4 * i + c] - image.data[3 * i + c]) ** 2;
+        psnr[`${name}@${quality}`] = 10 * Math.log10((255 * 255) / (squared / (image.width * image.height * 3)));
+      }
+    }
+    for (const name of ['square', 'odd']) {
+      expect(psnr[`${name}@80`]).toBeGreaterThan(32);
+      expect(psnr[`${name}@95`]).toBeGreaterThan(psnr[`${name}@80`]);
+      expect(psnr[`${name}@80`]).toBeGreaterThan(psnr[`${name}@50`]);
+    }
     await page.close();
   });
 });
+
+async function decodeInBrowser(page: Page, uri: string): Promise<{ width: number; height: number; rgba: number[] }> {
+  // a string, because the test's TypeScript has no DOM types; runs in the page (about:blank)
+  const script = `(async () => {
+    const image = new Image();
+    image.src = ${JSON.stringify(uri)};
+    await image.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = image.width;
+    canvas.height = image.height;
+    const context = canvas.getContext('2d');
+    context.drawImage(image, 0, 0);
+    return { width: image.width, height: image.height, rgba: Array.from(context.getImageData(0, 0, image.width, image.height).data) };
+  })()`;
+  return (await page.evaluate(script)) as { width: number; height: number; rgba: number[] };
+}

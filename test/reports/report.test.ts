@@ -162,6 +162,20 @@ describe('buildReport on a synthetic run', () => {
     expect(read(join(root, 'out-1', 'summary.md'))).toContain('## At a glance');
   });
 
+  it('defines each thumbnail once (an SVG <symbol>) and draws it with <use> wherever it appears', () => {
+    const page = read(first.htmlPath);
+    const model = JSON.parse(read(join(root, 'out-1', 'report.json'))) as ReportModel;
+    const shown = [
+      ...model.strips.flatMap((strip) => strip.cells.map((cell) => cell.imagePath)),
+      ...[...model.limitations.themes.flatMap((theme) => theme.metrics), ...model.limitations.other].flatMap((metric) => metric.worst.map((example) => example.imagePath)),
+    ].filter((path): path is string => path !== null);
+    const symbols = [...page.matchAll(/<symbol id="(img-\d+)"/g)].map((match) => match[1]);
+    expect(symbols).toHaveLength(new Set(shown).size);
+    expect(page.match(/<use href="#img-\d+"/g)).toHaveLength(shown.length);
+    expect(shown.length).toBeGreaterThan(symbols.length);
+    expect(page.match(/data:image\/(png|jpeg);base64,/g)).toHaveLength(symbols.length);
+  });
+
   it('verdictFor: significance in the metric\'s direction, too few pairs, or not significant', () => {
     const row = (estimate: number, pHolm: number | null, nPairs: number) => ({ difference: { estimate, lower: estimate - 1, upper: estimate + 1 }, pHolm, nPairs }) as ComparisonRow;
     expect(verdictFor(row(1, 0.01, 30), true)).toBe('better');
