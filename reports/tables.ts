@@ -1,7 +1,8 @@
 /**
  * @module
  * scores.csv (one row per sample × metric) and stats.csv (every number the report shows), written
- * with csv-writer's stringifier so the files can be written atomically.
+ * with csv-writer's stringifier so the files can be written atomically. Text cells are defused
+ * against spreadsheet formula injection (`defuseFormula`).
  */
 import { createRequire } from 'node:module';
 
@@ -11,10 +12,22 @@ const csvWriter = createRequire(import.meta.url)('csv-writer') as typeof import(
 import type { RunIndex } from './observations.js';
 import type { ReportModel } from './model.js';
 
+/** A text cell starting with one of these is read as a formula by spreadsheet programs. */
+const FORMULA_TRIGGERS = new Set(['=', '+', '-', '@', '\t', '\r']);
+
+/**
+ * Defuses spreadsheet formula injection (CWE-1236) in text: a value starting with `=`, `+`, `-`, `@`,
+ * a tab or a carriage return gets a leading `'`, which spreadsheets show as text and do not evaluate.
+ * Numbers are written as numbers and never changed; drop the leading `'` to recover such a text.
+ */
+export function defuseFormula(text: string): string {
+  return text.length > 0 && FORMULA_TRIGGERS.has(text[0]) ? `'${text}` : text;
+}
+
 function cell(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
-  return String(value);
+  return defuseFormula(String(value));
 }
 
 function toCsv(columns: string[], rows: Record<string, unknown>[]): string {
