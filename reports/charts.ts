@@ -24,8 +24,23 @@ export const CHART_CONFIG = {
   view: { stroke: '#ccc' },
   axis: { labelFont: CHART_FONT, titleFont: CHART_FONT, labelLimit: 220 },
   legend: { labelFont: CHART_FONT, titleFont: CHART_FONT, labelLimit: 260 },
-  title: { font: CHART_FONT, anchor: 'start', fontSize: 13 },
+  title: { font: CHART_FONT, anchor: 'start', fontSize: 13, subtitleFont: CHART_FONT, subtitleFontSize: 11, subtitleColor: '#555' },
 } as const;
+
+/**
+ * A chart heading: a short `text` and the method in `subtitle`. vega measures text by estimate (0.8 ×
+ * font size per character, wider than DejaVu Sans), and the estimate sizes the SVG, so a long one-line
+ * title would make the chart far wider than its plot.
+ */
+export interface ChartTitle {
+  text: string;
+  subtitle?: string;
+}
+
+/** the one-line form of a chart heading, for report.json and captions */
+export function titleText(title: string | ChartTitle): string {
+  return typeof title === 'string' ? title : title.subtitle ? `${title.text} (${title.subtitle})` : title.text;
+}
 
 /** lower-case letters, digits and dashes only */
 export function slug(text: string): string {
@@ -36,7 +51,7 @@ export function slug(text: string): string {
   return cleaned === '' ? 'chart' : cleaned.slice(0, 60);
 }
 
-function base(title: string, values: unknown[]): Record<string, unknown> {
+function base(title: string | ChartTitle, values: unknown[]): Record<string, unknown> {
   return { $schema: SCHEMA, title, config: CHART_CONFIG, data: { values } };
 }
 
@@ -55,7 +70,7 @@ export interface CurveDatum {
  * is left out when there is only one). `yDomain` fixes the value axis, e.g. [0, 1] for a success rate.
  */
 export function curveChart(
-  title: string,
+  title: string | ChartTitle,
   xTitle: string,
   yTitle: string,
   values: CurveDatum[],
@@ -87,7 +102,14 @@ export interface IntervalDatum {
 }
 
 /** Horizontal points with interval bars: one row per group, one colour per condition or run. */
-export function intervalChart(title: string, groupTitle: string, colourTitle: string, valueTitle: string, values: IntervalDatum[]): Record<string, unknown> {
+export function intervalChart(
+  title: string | ChartTitle,
+  groupTitle: string,
+  colourTitle: string,
+  valueTitle: string,
+  values: IntervalDatum[],
+  valueDomain: [number, number] | null = null,
+): Record<string, unknown> {
   const y = { field: 'group', type: 'nominal', title: groupTitle, sort: null };
   const colour = { field: 'colour', type: 'nominal', title: colourTitle, sort: null };
   const yOffset = { field: 'colour', type: 'nominal', sort: null };
@@ -95,7 +117,7 @@ export function intervalChart(title: string, groupTitle: string, colourTitle: st
     ...base(title, values),
     width: 360,
     layer: [
-      { mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { y, yOffset, x: { field: 'lower', type: 'quantitative', title: valueTitle, scale: { zero: false } }, x2: { field: 'upper' }, color: colour } },
+      { mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { y, yOffset, x: { field: 'lower', type: 'quantitative', title: valueTitle, scale: valueDomain ? { domain: valueDomain } : { zero: false } }, x2: { field: 'upper' }, color: colour } },
       { mark: { type: 'point', filled: true, size: 40 }, encoding: { y, yOffset, x: { field: 'mean', type: 'quantitative' }, color: colour } },
     ],
   };
@@ -111,7 +133,7 @@ export interface StackDatum {
 }
 
 /** Per-prompt stacked bars of label shares, one column per condition. */
-export function stackedShareChart(title: string, labelTitle: string, values: StackDatum[]): Record<string, unknown> {
+export function stackedShareChart(title: string | ChartTitle, labelTitle: string, values: StackDatum[]): Record<string, unknown> {
   return {
     ...base(title, values),
     facet: { column: { field: 'condition', type: 'nominal', title: 'condition', sort: null } },

@@ -114,6 +114,11 @@ tr.verdict-changed td { background: #eef0fb; }
 tr.verdict-better td.verdict, tr.verdict-worse td.verdict, tr.verdict-changed td.verdict { font-weight: bold; }
 tr.verdict-none td.verdict { color: #666; }
 ul.findings li { margin: 0.15rem 0; }
+.table-scroll { overflow-x: auto; max-width: 100%; }
+details.long-table > summary, details > summary { cursor: pointer; color: #1b4f8a; margin: 0.4rem 0; }
+details.evidence > summary { color: #555; font-size: 0.7rem; margin: 0.1rem 0; }
+.note .meta { color: #777; white-space: nowrap; }
+p.flat-curve { color: #444; font-size: 0.9rem; }
 ul.diagnostics li.warning { list-style: none; margin-left: -1rem; }
 .warning { background: #fff3e0; border-left: 4px solid #e69500; padding: 0.4rem 0.8rem; }
 `;
@@ -133,9 +138,30 @@ function intervalCell(interval: { estimate: number; lower: number; upper: number
   return numberCell(interval?.estimate ?? null, formatInterval(interval));
 }
 
-function table(headers: string[], rows: SafeHtml[], caption?: string): SafeHtml {
+/** Breakdown groups with fewer samples than this get a warning that their intervals are not reliable. */
+const SMALL_GROUP = 5;
+
+/** Tables longer than this start collapsed, with their row count in the summary line. */
+export const COLLAPSE_ROWS_ABOVE = 15;
+
+function table(headers: string[], rows: SafeHtml[], caption?: string, collapsedTitle?: string): SafeHtml {
   if (rows.length === 0) return html`<p class="empty">No data.</p>`;
-  return html`<table class="sortable">${caption ? html`<caption>${caption}</caption>` : ''}<thead><tr>${headers.map((header) => html`<th scope="col">${header}</th>`)}</tr></thead><tbody>${rows}</tbody></table>`;
+  const body = html`<div class="table-scroll"><table class="sortable">${caption ? html`<caption>${caption}</caption>` : ''}<thead><tr>${headers.map((header) => html`<th scope="col">${header}</th>`)}</tr></thead><tbody>${rows}</tbody></table></div>`;
+  if (rows.length <= COLLAPSE_ROWS_ABOVE) return body;
+  return html`<details class="long-table"><summary>${collapsedTitle ?? caption ?? 'Table'} (${rows.length} rows)</summary>${body}</details>`;
+}
+
+/** Test names as a reader knows them. */
+function testName(test: string | null, method: string | null): string {
+  if (test === null) return '—';
+  const name = test === 'wilcoxon-signed-rank' ? 'Wilcoxon signed-rank' : test === 'mcnemar-exact' ? 'McNemar' : test;
+  return method ? `${name} (${method})` : name;
+}
+
+/** "description. Failure means: …" with the sentence ends in place */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }
 
 function chartFigures(inputs: HtmlInputs, predicate: (chart: ReportModel['charts'][number]) => boolean): SafeHtml {
@@ -289,7 +315,7 @@ function overview(model: ReportModel): SafeHtml {
   return html`<section id="overview"><h2>Overview</h2>
 <p>Run <strong>${model.run.name}</strong>${model.run.experiment ? html` of experiment <strong>${model.run.experiment}</strong>` : ''}: ${model.run.units} units, ${model.run.ok} images, ${model.run.failed} failed, ${model.run.notRun} not run.</p>
 <h3 id="conditions">Conditions</h3>${table(['condition', 'mode', 'handoff h', 'strength s', 'units', 'ok', 'failed', 'id'], conditionRows)}
-<h3 id="metrics">Metrics</h3>${table(['metric', 'role', 'kind', 'direction', 'scorer', 'description'], metricRows)}</section>`;
+<h3 id="metrics">Metrics</h3><details><summary>Definitions of the ${metricRows.length} metrics (role, kind, direction, scorer)</summary>${table(['metric', 'role', 'kind', 'direction', 'scorer', 'description'], metricRows)}</details></section>`;
 }
 
 type ModelMetric = ReportModel['metrics'][number];
@@ -319,7 +345,7 @@ function pairedTable(model: ReportModel, metric: ModelMetric, comparisons: Repor
             : metric.higherIsBetter === null
               ? 'no direction'
               : '—',
-        )}<td>${c.test ? `${c.test}${c.testMethod ? ` (${c.testMethod})` : ''}` : '—'}</td><td>${c.statistic ?? '—'}</td>${numberCell(c.pValue, formatP(c.pValue))}${numberCell(c.pHolm, formatP(c.pHolm))}</tr>`,
+        )}<td>${testName(c.test, c.testMethod)}</td><td>${c.statistic === null ? '—' : c.test === 'wilcoxon-signed-rank' ? `V = ${c.statistic}` : `${c.statistic} discordant`}</td>${numberCell(c.pValue, formatP(c.pValue))}${numberCell(c.pHolm, formatP(c.pHolm))}</tr>`,
     ),
     `Paired against the reference on shared (prompt, seed) pairs; difference = condition − reference; win rate: wins/ties/losses, ${model.settings.tieRule}`,
   );
@@ -332,7 +358,7 @@ function metricBlock(inputs: RenderContext, metric: ModelMetric): SafeHtml {
   const comparisons = model.baseVsRefiner.comparisons.filter((c) => c.metric === metric.name);
   const categories = model.baseVsRefiner.categories.filter((c) => c.metric === metric.name);
   const heading = html`<h3><code>${metric.name}</code> <span class="role role-${metric.role}">${ROLE_TITLES[metric.role]}</span></h3>
-<p class="note">${metric.description} (${metric.kind}, ${formatDirection(metric.higherIsBetter)}; ${metric.scorer}@${metric.scorerVersion})</p>`;
+<p class="note">${sentence(metric.description)} <span class="meta">${metric.kind}, ${formatDirection(metric.higherIsBetter)}; scorer ${metric.scorer}@${metric.scorerVersion}</span></p>`;
   const scored = summaries.reduce((sum, s) => sum + s.n + s.undetermined, 0);
   if (summaries.every((s) => s.n === 0)) {
     return html`<section class="metric" id="metric-${slug(metric.name)}">${heading}<p class="empty">Undetermined for all ${scored} scored samples in every condition, so there is nothing to estimate or compare.</p></section>`;
@@ -343,14 +369,35 @@ function metricBlock(inputs: RenderContext, metric: ModelMetric): SafeHtml {
     const undetermined = scored - determined;
     return html`<section class="metric" id="metric-${slug(metric.name)}">${heading}<p class="constant">Constant at <strong>${formatNumber(constant)}</strong> in every condition (${determined} samples${undetermined > 0 ? `, ${undetermined} undetermined` : ''}): no chart and no comparison to make.</p></section>`;
   }
+  const charts = model.charts.filter((chart) => chart.section === 'base-vs-refiner' && chart.metric === metric.name);
+  const smallGroups = categories.filter((c) => c.n > 0 && c.n < SMALL_GROUP);
+  // a curve left without a chart (one point, or flat with no spread) is said in words
+  const flatCurves = (['handoff', 'strength'] as const).flatMap((axis) => {
+    const points = model.baseVsRefiner.curves.filter((point) => point.metric === metric.name && point.axis === axis);
+    if (points.length === 0 || charts.some((chart) => chart.id.startsWith(`curve-${axis}-`))) return [];
+    const along = axis === 'handoff' ? 'handoff fraction' : 'SDEdit strength';
+    const values = new Set(points.map((point) => point.mean));
+    return [
+      html`<p class="flat-curve">Mean vs ${along}: ${
+        new Set(points.map((point) => point.x)).size < 2
+          ? html`a single point (${points.map((point) => `${point.conditionLabel}: ${formatNumber(point.mean)}`).join(', ')}), so no curve.`
+          : values.size === 1
+            ? html`constant at <strong>${formatNumber(points[0].mean)}</strong> at every point (${points.map((point) => point.conditionLabel).join(', ')}), so no chart.`
+            : ''
+      }</p>`,
+    ];
+  });
   return html`<section class="metric" id="metric-${slug(metric.name)}">${heading}
-${chartFigures(inputs, (chart) => chart.section === 'base-vs-refiner' && chart.metric === metric.name)}
+${chartFigures(inputs, (chart) => chart.section === 'base-vs-refiner' && chart.metric === metric.name)}${flatCurves}
 ${table(
   ['condition', 'n', 'undetermined', `mean [${percent}% CI]`],
   summaries.map((s) => html`<tr><td>${s.conditionLabel}</td>${numberCell(s.n)}${numberCell(s.undetermined)}${intervalCell(s.mean)}</tr>`),
   `Per condition (${metric.kind === 'binary' ? 'mean = success rate' : 'mean score'})`,
 )}
 ${comparisons.length === 0 ? html`<p class="empty">No paired comparison: no reference condition matched “${model.settings.reference}”.</p>` : pairedTable(model, metric, comparisons)}
+${smallGroups.length > 0
+  ? html`<p class="note">Breakdown intervals rest on as few as ${Math.min(...smallGroups.map((c) => c.n))} samples in some groups (${[...new Set(smallGroups.map((c) => c.group))].join(', ')}); intervals from fewer than ${SMALL_GROUP} samples are not reliable.</p>`
+  : ''}
 ${categories.length === 0
   ? ''
   : html`<details><summary>Breakdown by prompt category (${categories.length} rows)</summary>${table(
@@ -389,7 +436,7 @@ ${comparisons.length === 0
       ['metric', 'condition', 'reference', 'pairs', `difference [${percent}% CI]`, 'test', 'p', 'p (Holm)'],
       comparisons.map(
         (c) =>
-          html`<tr><td><code>${c.metric}</code></td><td>${c.conditionLabel}</td><td>${c.referenceLabel}</td>${numberCell(c.nPairs)}${intervalCell(c.difference)}<td>${c.test ?? '—'}</td>${numberCell(c.pValue, formatP(c.pValue))}${numberCell(c.pHolm, formatP(c.pHolm))}</tr>`,
+          html`<tr><td><code>${c.metric}</code></td><td>${c.conditionLabel}</td><td>${c.referenceLabel}</td>${numberCell(c.nPairs)}${intervalCell(c.difference)}<td>${testName(c.test, c.testMethod)}</td>${numberCell(c.pValue, formatP(c.pValue))}${numberCell(c.pHolm, formatP(c.pHolm))}</tr>`,
       ),
     )}</details>`}
 </section>`;
@@ -460,24 +507,31 @@ ${blocks}</section>`;
 function themeMetricBlock(inputs: RenderContext, metric: ThemeMetric): SafeHtml {
   const percent = Math.round(inputs.model.settings.confidence * 100);
   const binary = metric.kind === 'binary';
-  return html`<div class="theme-metric"><h4><code>${metric.metric}</code></h4>
-<p class="note">${metric.description}${metric.failureMeans ? html` Failure means: ${metric.failureMeans}` : ''}${binary ? html` (failure: value ${metric.failureValue})` : ''}</p>
+  const heading = html`<h4><code>${metric.metric}</code></h4>
+<p class="note">${sentence(metric.description)}${metric.failureMeans ? html` Failure means: ${sentence(metric.failureMeans)}` : ''}${binary ? html` (A failure is the value ${metric.failureValue}.)` : ''}</p>`;
+  if (metric.rows.every((row) => row.n === 0)) {
+    const undetermined = metric.rows.reduce((sum, row) => sum + row.undetermined, 0);
+    return html`<div class="theme-metric">${heading}<p class="empty">Undetermined for all ${undetermined} scored samples, so this run says nothing about this limitation.</p></div>`;
+  }
+  return html`<div class="theme-metric">${heading}
 ${table(
   binary ? ['condition', 'determined', 'undetermined', 'failures', `failure rate [${percent}% Wilson CI]`] : ['condition', 'n', 'undetermined', `mean [${percent}% CI]`],
   metric.rows.map((row) =>
     binary
       ? html`<tr><td>${row.conditionLabel}</td>${numberCell(row.n)}${numberCell(row.undetermined)}${numberCell(row.failures)}${numberCell(
           row.estimate,
-          `${formatPercent(row.estimate)} [${formatPercent(row.lower)}, ${formatPercent(row.upper)}]`,
+          row.estimate === null ? '—' : `${formatPercent(row.estimate)} [${formatPercent(row.lower)}, ${formatPercent(row.upper)}]`,
         )}</tr>`
       : html`<tr><td>${row.conditionLabel}</td>${numberCell(row.n)}${numberCell(row.undetermined)}${numberCell(row.estimate, row.estimate === null ? '—' : `${formatNumber(row.estimate)} [${formatNumber(row.lower)}, ${formatNumber(row.upper)}]`)}</tr>`,
   ),
 )}
 ${metric.worst.length === 0
   ? html`<p class="empty">${binary ? 'No failures to show.' : 'No examples (the metric has no direction).'}</p>`
-  : html`<p class="note">${binary ? 'Failures' : 'Worst scores'} with the probe’s evidence (boxes drawn from the record’s detail):</p><div class="examples">${metric.worst.map(
+  : html`<p class="note">${binary ? 'Failures' : 'Worst scores'}${metric.worst.some((example) => example.boxes.length > 0) ? ', with the probe’s evidence (boxes drawn from the record’s detail)' : ''}:</p><div class="examples">${metric.worst.map(
       (example) =>
-        html`<figure class="cell">${thumbnailBlock(inputs, example.imagePath, `${example.conditionLabel}: ${example.promptText}`, example.boxes, example.boxSpace)}<figcaption><strong>${example.conditionLabel}</strong>, seed ${example.seed}<br>${example.promptText}<br>value ${example.value === null ? 'undetermined' : formatNumber(example.value)}${example.label ? ` (${example.label})` : ''}${example.detail ? html`<br><code>${example.detail}</code>` : ''}</figcaption></figure>`,
+        html`<figure class="cell">${thumbnailBlock(inputs, example.imagePath, `${example.conditionLabel}: ${example.promptText}`, example.boxes, example.boxSpace)}<figcaption><strong>${example.conditionLabel}</strong>, seed ${example.seed}<br>${example.promptText}<br>value ${example.value === null ? 'undetermined' : formatNumber(example.value)}${example.label ? ` (${example.label})` : ''}${
+          example.detail ? html`<details class="evidence"><summary>record detail</summary><code>${example.detail}</code></details>` : ''
+        }</figcaption></figure>`,
     )}</div>`}
 </div>`;
 }

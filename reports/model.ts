@@ -11,7 +11,7 @@ import { summarizeBias, type BiasMetricResult } from './bias.js';
 import { summarizeLimitations, type ThemeMetric, type ThemeResult } from './limitations.js';
 import { summarizeReproducibility, type Reproducibility } from './reproducibility.js';
 import { compareRuns, type CompareResult } from './compare.js';
-import { curveChart, intervalChart, slug, stackedShareChart, type ChartSpec } from './charts.js';
+import { curveChart, intervalChart, slug, stackedShareChart, titleText, type ChartSpec } from './charts.js';
 import { TIE_RULE } from './stats/paired.js';
 
 export const REPORT_FORMAT = 'refinery-report/1';
@@ -200,14 +200,17 @@ function buildCharts(model: Omit<ReportModel, 'charts'>): ChartSpec[] {
       const points = model.baseVsRefiner.curves.filter((point) => point.metric === metric.name && point.axis === axis);
       if (points.length === 0) continue;
       const xs = points.map((point) => point.x);
-      const title = `${metric.name}: mean vs ${axis === 'handoff' ? 'handoff fraction' : 'SDEdit strength'} (${percent}% bootstrap CI)`;
+      // one point, or a flat line with no spread, is said in words by the report instead
+      if (new Set(xs).size < 2 || points.every((point) => point.lower === points[0].mean && point.upper === points[0].mean && point.mean === points[0].mean)) continue;
+      const heading = { text: `${metric.name} vs ${axis === 'handoff' ? 'handoff fraction' : 'SDEdit strength'}`, subtitle: `mean with ${percent}% bootstrap CI` };
+      const title = titleText(heading);
       charts.push({
         id: ids.take(`curve-${axis}-${slug(metric.name)}`),
         title,
         section: 'base-vs-refiner',
         metric: metric.name,
         spec: curveChart(
-          title,
+          heading,
           axis === 'handoff' ? 'handoff fraction h (1 = base only)' : 'SDEdit strength s (0 = base only)',
           metric.name,
           points.map((point) => ({ series: point.series, x: point.x, mean: point.mean, lower: point.lower, upper: point.upper, condition: point.conditionLabel, n: point.n })),
@@ -219,32 +222,35 @@ function buildCharts(model: Omit<ReportModel, 'charts'>): ChartSpec[] {
     for (const level of BREAKDOWN_LEVELS) {
       const rows = model.baseVsRefiner.categories.filter((row) => row.metric === metric.name && row.level === level && row.mean);
       if (new Set(rows.map((row) => row.group)).size < 2) continue;
-      const title = `${metric.name} by prompt ${level} (${percent}% bootstrap CI)`;
+      const heading = { text: `${metric.name} by prompt ${level}`, subtitle: `mean with ${percent}% bootstrap CI, per condition` };
+      const title = titleText(heading);
       charts.push({
         id: ids.take(`${level}-${slug(metric.name)}`),
         title,
         section: 'base-vs-refiner',
         metric: metric.name,
         spec: intervalChart(
-          title,
+          heading,
           level,
           'condition',
           metric.name,
           rows.map((row) => ({ group: row.group, colour: row.conditionLabel, mean: row.mean!.estimate, lower: row.mean!.lower, upper: row.mean!.upper, n: row.n })),
+          metric.kind === 'binary' ? [0, 1] : null,
         ),
       });
     }
   }
   for (const bias of model.bias) {
     const order = new Map(bias.labelSet.map((label, i) => [label, i]));
-    const shareTitle = `${bias.metric}: perceived-label shares per prompt (as predicted by ${bias.classifiers.join(', ') || 'the classifier named in the records'})`;
+    const shareHeading = { text: `${bias.metric}: perceived-label shares per prompt`, subtitle: `as predicted by ${bias.classifiers.join(', ') || 'the classifier named in the records'}` };
+    const shareTitle = titleText(shareHeading);
     charts.push({
       id: ids.take(`bias-shares-${slug(bias.metric)}`),
       title: shareTitle,
       section: 'bias',
       metric: bias.metric,
       spec: stackedShareChart(
-        shareTitle,
+        shareHeading,
         'perceived label',
         bias.distributions.flatMap((distribution) => [
           ...bias.labelSet.map((label) => ({
@@ -264,7 +270,8 @@ function buildCharts(model: Omit<ReportModel, 'charts'>): ChartSpec[] {
         ]),
       ),
     });
-    const measureTitle = `${bias.metric}: MAD from uniform and bias intensity per condition (${percent}% two-stage bootstrap CI)`;
+    const measureHeading = { text: `${bias.metric}: MAD and bias intensity`, subtitle: `per condition, ${percent}% two-stage bootstrap CI` };
+    const measureTitle = titleText(measureHeading);
     const values = bias.conditions.flatMap((condition) => [
       ...(condition.mad ? [{ group: condition.conditionLabel, colour: 'MAD (DALL-Eval)', mean: condition.mad.estimate, lower: condition.mad.lower, upper: condition.mad.upper, n: condition.prompts }] : []),
       ...(condition.intensity
@@ -272,7 +279,7 @@ function buildCharts(model: Omit<ReportModel, 'charts'>): ChartSpec[] {
         : []),
     ]);
     if (values.length > 0) {
-      charts.push({ id: ids.take(`bias-measures-${slug(bias.metric)}`), title: measureTitle, section: 'bias', metric: bias.metric, spec: intervalChart(measureTitle, 'condition', 'measure', 'value (0 = uniform)', values) });
+      charts.push({ id: ids.take(`bias-measures-${slug(bias.metric)}`), title: measureTitle, section: 'bias', metric: bias.metric, spec: intervalChart(measureHeading, 'condition', 'measure', 'value (0 = uniform)', values) });
     }
   }
   if (model.compare) {
@@ -283,8 +290,8 @@ function buildCharts(model: Omit<ReportModel, 'charts'>): ChartSpec[] {
         ...(row.otherMean ? [{ group: row.conditionLabel, colour: model.compare!.otherRun, mean: row.otherMean.estimate, lower: row.otherMean.lower, upper: row.otherMean.upper, n: row.otherN }] : []),
       ]);
       if (values.length === 0) continue;
-      const title = `${metricName}: ${model.compare.thisRun} vs ${model.compare.otherRun} (${percent}% bootstrap CI)`;
-      charts.push({ id: ids.take(`compare-${slug(metricName)}`), title, section: 'comparison', metric: metricName, spec: intervalChart(title, 'condition', 'run', metricName, values) });
+      const heading = { text: `${metricName}: ${model.compare.thisRun} vs ${model.compare.otherRun}`, subtitle: `mean with ${percent}% bootstrap CI` };
+      charts.push({ id: ids.take(`compare-${slug(metricName)}`), title: titleText(heading), section: 'comparison', metric: metricName, spec: intervalChart(heading, 'condition', 'run', metricName, values) });
     }
   }
   return charts;

@@ -102,7 +102,7 @@ describe.skipIf(!hasChromium)('report.html in headless Chromium', () => {
     expect(dialogs).toEqual([]);
 
     // the table sorter runs (its script is allowed by the page's CSP hash)
-    const header = page.locator('#conditions + table th', { hasText: 'units' });
+    const header = page.locator('#conditions + .table-scroll th', { hasText: 'units' });
     await header.click();
     expect(await header.getAttribute('aria-sort')).toBe('ascending');
     expect(consoleErrors).toEqual([]);
