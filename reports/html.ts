@@ -151,10 +151,10 @@ function table(headers: string[], rows: SafeHtml[], caption?: string, collapsedT
   return html`<details class="long-table"><summary>${collapsedTitle ?? caption ?? 'Table'} (${rows.length} rows)</summary>${body}</details>`;
 }
 
-/** Test names as a reader knows them. */
+/** Test names as a reader knows them (the methods section names them in full). */
 function testName(test: string | null, method: string | null): string {
   if (test === null) return '—';
-  const name = test === 'wilcoxon-signed-rank' ? 'Wilcoxon signed-rank' : test === 'mcnemar-exact' ? 'McNemar' : test;
+  const name = test === 'wilcoxon-signed-rank' ? 'Wilcoxon' : test === 'mcnemar-exact' ? 'McNemar' : test;
   return method ? `${name} (${method})` : name;
 }
 
@@ -261,7 +261,7 @@ function glanceSection(model: ReportModel): SafeHtml {
   }
   const rows = glance.metrics.flatMap((metric) => {
     const head = (span: number) =>
-      html`<th scope="rowgroup" rowspan="${span}"><a href="#metric-${slug(metric.metric)}"><code>${metric.metric}</code></a><br><span class="note">${metric.kind === 'binary' ? 'success rate' : 'mean'}, ${formatDirection(metric.higherIsBetter)}</span></th>`;
+      html`<th scope="rowgroup" rowspan="${span}"><a href="#metric-${slug(metric.metric)}"><code>${metric.metric}</code></a><br><span class="note">${metric.kind !== 'binary' ? 'mean' : metric.higherIsBetter === false ? 'share flagged' : 'success rate'}, ${formatDirection(metric.higherIsBetter)}</span></th>`;
     if (metric.allUndetermined) {
       const scored = metric.rows.reduce((sum, row) => sum + row.undetermined, 0);
       return [html`<tr class="metric-start">${head(1)}<td colspan="7" class="empty">undetermined for all ${scored} scored samples: the probe could not judge any image</td></tr>`];
