@@ -37,9 +37,9 @@ export function decodedToRgb(decoded: Float32Array, height: number, width: numbe
   const data = new Uint8Array(plane * 3);
   let nonFinite = 0;
   for (let channel = 0; channel < 3; channel++) {
-    const offset = channel * plane;
+    const source = decoded.subarray(channel * plane, (channel + 1) * plane);
     for (let p = 0, out = channel; p < plane; p++, out += 3) {
-      const x = decoded[offset + p];
+      const x = source[p];
       if (x - x !== 0) {
         nonFinite++; // NaN or ±Inf
         continue;
@@ -67,9 +67,11 @@ export function decodedValueToByte(x: number): number {
  * `thresholds[k]` = the smallest float32 x with `decodedValueToByte(x) ≥ k` (the map is monotonic),
  * with −Inf at 0 and +Inf at 256, found by bisection over float32 values. With them the byte of x is
  * the k with thresholds[k] ≤ x < thresholds[k + 1] — exactly the spec formula, fewer operations.
+ * Every threshold is a float32 value (or ±Inf), so a Float32Array holds them exactly; comparing
+ * float32 with float32 is measurably faster than with a Float64Array table.
  */
-const BYTE_THRESHOLDS: Float64Array = (() => {
-  const table = new Float64Array(257);
+const BYTE_THRESHOLDS: Float32Array = (() => {
+  const table = new Float32Array(257);
   table[0] = -Infinity;
   table[256] = Infinity;
   const bits = new Uint32Array(1);
