@@ -73,6 +73,13 @@ export interface NoisePredictionOptions {
    * sample feed and the guided ε, which is then valid only until the next call with this workspace.
    */
   workspace?: { sample?: Float32Array; guided?: Float32Array };
+  /**
+   * `workspace.sample` already holds the `[x; x]` feed for this call (written by a fused scheduler
+   * step); `scaledLatents` then only gives the size.
+   */
+  sampleReady?: boolean;
+  /** Return the raw `[uncond; cond]` UNet output without combining it (a fused step combines). */
+  raw?: boolean;
   /** Test hook: sees (and may change) copies of the UNet feeds before the call. */
   inspectFeeds?: (feeds: Record<string, HostTensor>) => void;
 }
@@ -95,10 +102,15 @@ export async function predictNoise(
   if (conditioning.guided) {
     const size = scaledLatents.length * 2;
     const reusable = options.workspace?.sample;
-    sample = reusable && reusable.length === size ? reusable : new Float32Array(size);
-    if (options.workspace) options.workspace.sample = sample;
-    sample.set(scaledLatents, 0);
-    sample.set(scaledLatents, scaledLatents.length);
+    if (options.sampleReady) {
+      if (!reusable || reusable.length !== size) throw new Error('predictNoise: sampleReady needs workspace.sample of twice the latent size');
+      sample = reusable;
+    } else {
+      sample = reusable && reusable.length === size ? reusable : new Float32Array(size);
+      if (options.workspace) options.workspace.sample = sample;
+      sample.set(scaledLatents, 0);
+      sample.set(scaledLatents, scaledLatents.length);
+    }
   }
   const feeds: Record<string, HostTensor> = {
     sample: { data: sample, dims: [batch, ...latentDims.slice(1)] },
@@ -115,7 +127,7 @@ export async function predictNoise(
   const outputName = unet.outputNames[0];
   const result = await unet.run(feeds, [outputName]);
   const noise = result[outputName].data;
-  if (!conditioning.guided) return noise;
+  if (!conditioning.guided || options.raw) return noise;
   const workspace = options.workspace;
   const reusable = workspace?.guided;
   const guided = combineGuidance(noise, options.guidanceScale, reusable && reusable.length === noise.length / 2 ? reusable : undefined);

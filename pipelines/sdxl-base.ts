@@ -1,5 +1,6 @@
 import type { EmbeddingCache } from './embedding-cache.js';
 import { predictNoise } from './guidance.js';
+import { EulerDiscreteScheduler } from './schedulers/euler-discrete.js';
 import type { DiffusionScheduler, NoiseSource } from './schedulers/types.js';
 import type { HostTensor, LazySession } from './session.js';
 import { encodeBaseConditioning, type TextEncoder } from './text-encoding.js';
@@ -130,21 +131,38 @@ export async function runSdxlBase(model: SdxlModel, request: BaseRequest, contex
   const snapshotAfter = new Set(request.snapshotAfter ?? []);
   const snapshots = new Map<number, LatentSnapshot>();
   // buffers reused by every step: the UNet input, the CFG feed and ε, and a spare for the next latents
-  const workspace = {};
+  const workspace: { sample?: Float32Array; guided?: Float32Array } = {};
+  // guided ε-prediction Euler without rescale: CFG, step and the next UNet input in one pass (same bits)
+  const fusedStep =
+    guided && !(request.guidanceRescale && request.guidanceRescale > 0) && scheduler instanceof EulerDiscreteScheduler && scheduler.supportsGuidedStep
+      ? scheduler
+      : null;
+  let inputReady = false;
   const modelInputBuffer = new Float32Array(latents.length);
   let spareLatents: Float32Array = new Float32Array(latents.length);
   const loopStart = performance.now();
   if (snapshotAfter.has(0)) snapshots.set(0, { latents: Float32Array.from(latents), denoiseMs: 0 });
   for (let i = 0; i < stopAfter; i++) {
     const t = timesteps[i];
-    const modelInput = scheduler.scaleModelInput(latents, t, modelInputBuffer);
+    // the fused step already wrote this step's [x; x] UNet feed into the workspace
+    const modelInput = inputReady ? modelInputBuffer : scheduler.scaleModelInput(latents, t, modelInputBuffer);
     const noise = await predictNoise(unet, modelInput, latentDims, t, conditioning, {
       guidanceScale: request.guidance,
       guidanceRescale: request.guidanceRescale,
       workspace,
+      sampleReady: inputReady,
+      raw: fusedStep !== null,
       inspectFeeds: context.inspectUnetFeeds && ((feeds) => context.inspectUnetFeeds!('base', feeds)),
     });
-    const next = scheduler.step(noise, t, latents, generator, { prevSample: spareLatents }).prevSample;
+    let next: Float32Array;
+    if (fusedStep) {
+      const hasNextStep = i + 1 < stopAfter;
+      fusedStep.guidedStep(noise, request.guidance, t, latents, spareLatents, hasNextStep ? workspace.sample! : null);
+      inputReady = hasNextStep;
+      next = spareLatents;
+    } else {
+      next = scheduler.step(noise, t, latents, generator, { prevSample: spareLatents }).prevSample;
+    }
     // when the scheduler wrote into the spare, the previous latents become the next spare
     if (next === spareLatents) spareLatents = latents;
     latents = next;

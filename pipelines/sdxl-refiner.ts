@@ -1,4 +1,5 @@
 import { predictNoise } from './guidance.js';
+import { EulerDiscreteScheduler } from './schedulers/euler-discrete.js';
 import type { RgbImage } from './image/png.js';
 import type { DiffusionScheduler } from './schedulers/types.js';
 import type { PipelineContext, SdxlModel } from './sdxl-base.js';
@@ -106,20 +107,37 @@ export async function runSdxlRefiner(model: SdxlModel, request: RefinerRequest, 
   // 6. denoising loop over timesteps[beginIndex:]
   const unet = await model.unet.get();
   // buffers reused by every step: the UNet input, the CFG feed and ε, and a spare for the next latents
-  const workspace = {};
+  const workspace: { sample?: Float32Array; guided?: Float32Array } = {};
+  // guided ε-prediction Euler without rescale: CFG, step and the next UNet input in one pass (same bits)
+  const fusedStep =
+    guided && !(request.guidanceRescale && request.guidanceRescale > 0) && scheduler instanceof EulerDiscreteScheduler && scheduler.supportsGuidedStep
+      ? scheduler
+      : null;
+  let inputReady = false;
   const modelInputBuffer = new Float32Array(latents.length);
   let spareLatents: Float32Array = new Float32Array(latents.length);
   const loopStart = performance.now();
   for (let i = beginIndex; i < timesteps.length; i++) {
     const t = timesteps[i];
-    const modelInput = scheduler.scaleModelInput(latents, t, modelInputBuffer);
+    // the fused step already wrote this step's [x; x] UNet feed into the workspace
+    const modelInput = inputReady ? modelInputBuffer : scheduler.scaleModelInput(latents, t, modelInputBuffer);
     const noise = await predictNoise(unet, modelInput, latentDims, t, conditioning, {
       guidanceScale: request.guidance,
       guidanceRescale: request.guidanceRescale,
       workspace,
+      sampleReady: inputReady,
+      raw: fusedStep !== null,
       inspectFeeds: context.inspectUnetFeeds && ((feeds) => context.inspectUnetFeeds!('refiner', feeds)),
     });
-    const next = scheduler.step(noise, t, latents, generator, { prevSample: spareLatents }).prevSample;
+    let next: Float32Array;
+    if (fusedStep) {
+      const hasNextStep = i + 1 < timesteps.length;
+      fusedStep.guidedStep(noise, request.guidance, t, latents, spareLatents, hasNextStep ? workspace.sample! : null);
+      inputReady = hasNextStep;
+      next = spareLatents;
+    } else {
+      next = scheduler.step(noise, t, latents, generator, { prevSample: spareLatents }).prevSample;
+    }
     // when the scheduler wrote into the spare, the previous latents become the next spare
     if (next === spareLatents) spareLatents = latents;
     latents = next;

@@ -174,6 +174,76 @@ export class EulerDiscreteScheduler extends StepIndexedScheduler implements Diff
     return predOriginalSample ? { prevSample, predOriginalSample } : { prevSample };
   }
 
+  /**
+   * True when `guidedStep` applies: ε-prediction without churn (every SDXL Euler loop by default).
+   */
+  get supportsGuidedStep(): boolean {
+    return this.config.prediction_type === 'epsilon' && this.churn.sChurn === 0;
+  }
+
+  /**
+   * `combineGuidance` → `step` → the next `scaleModelInput`, fused into one pass for the guided
+   * ε-prediction loops (only when `supportsGuidedStep`). Per element the float32 operations and
+   * their order are exactly those of the three separate calls, so the bits are the same:
+   * ε = f32(u + f32(g·f32(c − u))), then the Euler update into `prevSample`, then, when
+   * `nextInput` (length 2·n, the `[x; x]` UNet feed) is given, f32(x_next / √(σ_next² + 1)) into
+   * both halves. `unetOutput` is the raw `[uncond; cond]` UNet output.
+   */
+  guidedStep(
+    unetOutput: Float32Array,
+    guidanceScale: number,
+    timestep: number,
+    sample: Float32Array,
+    prevSample: Float32Array,
+    nextInput: Float32Array | null,
+  ): void {
+    const { sigmas } = this.requireSchedule();
+    const name = `${this.className}.guidedStep`;
+    if (!this.supportsGuidedStep) throw new Error(`${name}: needs prediction_type epsilon and no churn`);
+    const n = sample.length;
+    if (unetOutput.length !== 2 * n) throw new RangeError(`${name}: UNet output has length ${unetOutput.length}, expected ${2 * n}`);
+    if (prevSample.length !== n || prevSample.buffer === sample.buffer || prevSample.buffer === unetOutput.buffer) {
+      throw new RangeError(`${name}: prevSample must be a separate array of length ${n}`);
+    }
+    if (nextInput && (nextInput.length !== 2 * n || nextInput.buffer === unetOutput.buffer || nextInput.buffer === sample.buffer || nextInput.buffer === prevSample.buffer)) {
+      throw new RangeError(`${name}: nextInput must be a separate array of length ${2 * n}`);
+    }
+    const index = this.ensureStepIndex(timestep);
+    if (index >= sigmas.length - 1) throw new RangeError(`${name}: the schedule is already finished`);
+    if (nextInput && index + 1 >= sigmas.length - 1) throw new RangeError(`${name}: no next step to prepare an input for`);
+    const sigma = sigmas[index];
+    const nextSigma = sigmas[index + 1];
+    // gamma is 0 without churn: σ̂ = f32(σ · f32(0 + 1)) as in `step`
+    const sigmaHat = f32(sigma * f32(0 + 1));
+    const dt = f32(nextSigma - sigmaHat);
+    const g = f32(guidanceScale);
+    if (nextInput) {
+      const divisor = f32(Math.sqrt(f32(f32(nextSigma * nextSigma) + 1)));
+      for (let i = 0; i < n; i++) {
+        const u = unetOutput[i];
+        const epsilon = f32(u + f32(g * f32(unetOutput[n + i] - u)));
+        const x = sample[i];
+        const x0 = f32(x - f32(sigmaHat * epsilon));
+        const derivative = f32(f32(x - x0) / sigmaHat);
+        const next = f32(x + f32(derivative * dt));
+        prevSample[i] = next;
+        const scaled = next / divisor;
+        nextInput[i] = scaled;
+        nextInput[n + i] = scaled;
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const u = unetOutput[i];
+        const epsilon = f32(u + f32(g * f32(unetOutput[n + i] - u)));
+        const x = sample[i];
+        const x0 = f32(x - f32(sigmaHat * epsilon));
+        const derivative = f32(f32(x - x0) / sigmaHat);
+        prevSample[i] = x + f32(derivative * dt);
+      }
+    }
+    this.currentStepIndex = index + 1;
+  }
+
   addNoise(original: Float32Array, noise: Float32Array, at: NoiseLevel): Float32Array {
     this.requireSchedule();
     checkSameLength(`${this.className}.addNoise`, original, noise);
