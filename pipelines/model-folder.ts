@@ -690,10 +690,11 @@ function triple(value: unknown): [number, number, number] | undefined {
   return Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === 'number') ? (value as [number, number, number]) : undefined;
 }
 
-function checkPreprocessing(checker: FolderChecker): ClipPreprocessing | undefined {
-  const path = checker.path('preprocessor_config.json');
-  const config = checker.readJson(path, 'CLIP image preprocessing (resize, crop, mean/std) is read from it');
-  if (!config) return undefined;
+/**
+ * Reads a CLIP `preprocessor_config.json` object (transformers' CLIPImageProcessor keys and defaults).
+ * Returns the problem as one line naming `path` when a required field is missing or malformed.
+ */
+export function parseClipPreprocessing(config: Record<string, unknown>, path: string): { preprocessing: ClipPreprocessing } | { problem: string } {
   const shortestEdge = sizeField(config.size, ['shortest_edge', 'height']);
   const crop = config.crop_size;
   const cropHeight = sizeField(crop, ['height']);
@@ -707,23 +708,36 @@ function checkPreprocessing(checker: FolderChecker): ClipPreprocessing | undefin
     imageStd === undefined ? 'image_std' : '',
   ].filter(Boolean);
   if (missing.length > 0) {
-    checker.problem(`${path}: ${missing.join(', ')} missing or malformed; a CLIP image processor needs size, crop_size, image_mean and image_std`);
-    return undefined;
+    return { problem: `${path}: ${missing.join(', ')} missing or malformed; a CLIP image processor needs size, crop_size, image_mean and image_std` };
   }
   return {
-    doResize: booleanField(config, 'do_resize') ?? true,
-    shortestEdge: shortestEdge!,
-    resample: numberField(config, 'resample') ?? 3,
-    doCenterCrop: booleanField(config, 'do_center_crop') ?? true,
-    cropHeight: cropHeight!,
-    cropWidth: cropWidth!,
-    doRescale: booleanField(config, 'do_rescale') ?? true,
-    rescaleFactor: numberField(config, 'rescale_factor') ?? 1 / 255,
-    doNormalize: booleanField(config, 'do_normalize') ?? true,
-    imageMean: imageMean!,
-    imageStd: imageStd!,
-    doConvertRgb: booleanField(config, 'do_convert_rgb') ?? true,
+    preprocessing: {
+      doResize: booleanField(config, 'do_resize') ?? true,
+      shortestEdge: shortestEdge!,
+      resample: numberField(config, 'resample') ?? 3,
+      doCenterCrop: booleanField(config, 'do_center_crop') ?? true,
+      cropHeight: cropHeight!,
+      cropWidth: cropWidth!,
+      doRescale: booleanField(config, 'do_rescale') ?? true,
+      rescaleFactor: numberField(config, 'rescale_factor') ?? 1 / 255,
+      doNormalize: booleanField(config, 'do_normalize') ?? true,
+      imageMean: imageMean!,
+      imageStd: imageStd!,
+      doConvertRgb: booleanField(config, 'do_convert_rgb') ?? true,
+    },
   };
+}
+
+function checkPreprocessing(checker: FolderChecker): ClipPreprocessing | undefined {
+  const path = checker.path('preprocessor_config.json');
+  const config = checker.readJson(path, 'CLIP image preprocessing (resize, crop, mean/std) is read from it');
+  if (!config) return undefined;
+  const parsed = parseClipPreprocessing(config, path);
+  if ('problem' in parsed) {
+    checker.problem(parsed.problem);
+    return undefined;
+  }
+  return parsed.preprocessing;
 }
 
 function checkClip(checker: FolderChecker): ClipFolderInfo | undefined {

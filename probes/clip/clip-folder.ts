@@ -12,7 +12,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { UserError } from '../../pipelines/errors.js';
-import { validateClipFolder, type ClipPreprocessing } from '../../pipelines/model-folder.js';
+import { parseClipPreprocessing, validateClipFolder, type ClipPreprocessing } from '../../pipelines/model-folder.js';
 import { readOnnxModelInfo, type DeclaredValue, type OnnxModelInfo } from '../../pipelines/onnx/reader.js';
 
 export type ClipLayout =
@@ -64,54 +64,11 @@ function isFile(path: string): boolean {
   return existsSync(path) && statSync(path).isFile();
 }
 
-function numberAt(value: unknown, keys: readonly string[]): number | undefined {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'object' && value !== null) {
-    for (const key of keys) {
-      const inner = (value as Record<string, unknown>)[key];
-      if (typeof inner === 'number') return inner;
-    }
-  }
-  return undefined;
-}
-
-function triple(value: unknown): [number, number, number] | undefined {
-  return Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === 'number') ? (value as [number, number, number]) : undefined;
-}
-
-/** `preprocessor_config.json` as the shared validator reads it (same defaults), for the combined layout. */
+/** `preprocessor_config.json` read by the shared parser, for the combined layout. */
 function parsePreprocessing(path: string): ClipPreprocessing {
-  const config = readJsonObject(path);
-  const shortestEdge = numberAt(config.size, ['shortest_edge', 'height']);
-  const cropHeight = numberAt(config.crop_size, ['height']);
-  const cropWidth = numberAt(config.crop_size, ['width']);
-  const imageMean = triple(config.image_mean);
-  const imageStd = triple(config.image_std);
-  const missing = [
-    shortestEdge === undefined ? 'size' : '',
-    cropHeight === undefined || cropWidth === undefined ? 'crop_size' : '',
-    imageMean === undefined ? 'image_mean' : '',
-    imageStd === undefined ? 'image_std' : '',
-  ].filter(Boolean);
-  if (missing.length > 0) {
-    throw new UserError(`${path}: ${missing.join(', ')} missing or malformed; a CLIP image processor needs size, crop_size, image_mean and image_std`);
-  }
-  const flag = (key: string, fallback: boolean) => (typeof config[key] === 'boolean' ? (config[key] as boolean) : fallback);
-  const number = (key: string, fallback: number) => (typeof config[key] === 'number' ? (config[key] as number) : fallback);
-  return {
-    doResize: flag('do_resize', true),
-    shortestEdge: shortestEdge!,
-    resample: number('resample', 3),
-    doCenterCrop: flag('do_center_crop', true),
-    cropHeight: cropHeight!,
-    cropWidth: cropWidth!,
-    doRescale: flag('do_rescale', true),
-    rescaleFactor: number('rescale_factor', 1 / 255),
-    doNormalize: flag('do_normalize', true),
-    imageMean: imageMean!,
-    imageStd: imageStd!,
-    doConvertRgb: flag('do_convert_rgb', true),
-  };
+  const parsed = parseClipPreprocessing(readJsonObject(path), path);
+  if ('problem' in parsed) throw new UserError(parsed.problem);
+  return parsed.preprocessing;
 }
 
 function requireValue(info: OnnxModelInfo, side: 'input' | 'output', name: string, need: string): DeclaredValue {
