@@ -3,12 +3,11 @@ import { ConfigReader, type SchedulerConfigInput } from './config.js';
 import { f32 } from './float32.js';
 import { buildNoiseTables, readBetaScheduleConfig, type BetaScheduleConfig, type NoiseTables } from './noise-tables.js';
 import {
-  TIMESTEP_SPACINGS,
   checkStepCount,
+  eulerInitNoiseSigma,
+  eulerSpacedTimesteps,
   interpolateSigmas,
-  leadingTimesteps,
-  linspaceTimesteps,
-  trailingTimesteps,
+  TIMESTEP_SPACINGS,
   type TimestepSpacing,
 } from './spacing.js';
 import { StepIndexedScheduler, checkSameLength, outputArray } from './step-indexed.js';
@@ -53,22 +52,13 @@ export class EulerAncestralDiscreteScheduler extends StepIndexedScheduler implem
   }
 
   get initNoiseSigma(): number {
-    // before setTimesteps diffusers holds the training sigmas, whose maximum is the last one
-    const sigmas = this.schedule ? this.schedule.sigmas : this.tables.trainingSigmas;
-    const maxSigma = sigmas.reduce((m, s) => Math.max(m, s), -Infinity);
-    if (this.config.timestep_spacing !== 'leading') return maxSigma;
-    return f32(Math.sqrt(f32(f32(maxSigma * maxSigma) + 1)));
+    return eulerInitNoiseSigma(this.schedule ? this.schedule.sigmas : this.tables.trainingSigmas, this.config.timestep_spacing);
   }
 
   setTimesteps(numInferenceSteps: number): void {
     const { num_train_timesteps: trainSteps, timestep_spacing: spacing } = this.config;
     checkStepCount(numInferenceSteps, trainSteps);
-    const timesteps =
-      spacing === 'linspace'
-        ? linspaceTimesteps(trainSteps, numInferenceSteps).map(f32)
-        : spacing === 'leading'
-          ? leadingTimesteps(trainSteps, numInferenceSteps, this.config.steps_offset)
-          : trailingTimesteps(trainSteps, numInferenceSteps);
+    const timesteps = eulerSpacedTimesteps(spacing, trainSteps, numInferenceSteps, this.config.steps_offset);
     const sigmas = new Float32Array(numInferenceSteps + 1);
     sigmas.set(interpolateSigmas(timesteps, this.tables.trainingSigmas));
     this.schedule = { timesteps, sigmas };

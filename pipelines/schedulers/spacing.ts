@@ -73,3 +73,21 @@ export function sigmaToTimestep(sigma: number, logSigmas: Float32Array): number 
   const weight = Math.min(Math.max((logSigmas[low] - logSigma) / width, 0), 1);
   return (1 - weight) * low + weight * high;
 }
+
+/** The spaced timesteps of the Euler-family schedulers for `timestep_spacing` (float32 values, descending). */
+export function eulerSpacedTimesteps(spacing: string, numTrainTimesteps: number, steps: number, stepsOffset: number): Float64Array {
+  if (spacing === 'linspace') return linspaceTimesteps(numTrainTimesteps, steps).map(f32);
+  if (spacing === 'leading') return leadingTimesteps(numTrainTimesteps, steps, stepsOffset);
+  return trailingTimesteps(numTrainTimesteps, steps);
+}
+
+/**
+ * Euler-family `init_noise_sigma`: the largest sigma, or sqrt(σmax² + 1) for "leading" spacing, in float32.
+ * Before setTimesteps diffusers holds the training sigmas, whose maximum is the last one.
+ */
+export function eulerInitNoiseSigma(sigmas: ArrayLike<number>, spacing: string): number {
+  let maxSigma = -Infinity;
+  for (let i = 0; i < sigmas.length; i++) maxSigma = Math.max(maxSigma, sigmas[i]);
+  if (spacing !== 'leading') return maxSigma;
+  return f32(Math.sqrt(f32(f32(maxSigma * maxSigma) + 1)));
+}
