@@ -11,7 +11,12 @@
  * Per image it also reports the garbage-collection pauses (perf_hooks 'gc' entries), which the
  * host-side share includes when they fall outside `session.run`; the summary gives means and medians.
  *
- *   npx tsx bench/pipeline.ts [--unet-width 64] [--size 1024] [--steps 40] [--images 2] [--threads N] [--cache-dir DIR]
+ * The elementwise loops (guided Euler step, pixel conversion) run as WebAssembly SIMD kernels; with
+ * `--kernels both` (the default) every timed image is generated twice, alternating the SIMD kernels and
+ * the plain JavaScript loops, the images are compared byte for byte, and both overheads are reported.
+ *
+ *   npx tsx bench/pipeline.ts [--unet-width 64] [--size 1024] [--steps 40] [--images 2] [--threads N]
+ *                             [--kernels both|wasm-simd|js] [--cache-dir DIR]
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +24,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { SdxlEnsemble, generateIndependently, type Branch, type BranchResult, type TrajectorySpec } from '../pipelines/ensemble.js';
 import { encodePng } from '../pipelines/image/png.js';
+import { kernelsInUse, selectKernels, type KernelChoice } from '../pipelines/simd/kernels.js';
 import { ensureTinyModels } from '../pipelines/tiny/tiny-models.js';
 
 const { values } = parseArgs({
@@ -29,6 +35,7 @@ const { values } = parseArgs({
     handoff: { type: 'string', default: '0.8' },
     images: { type: 'string', default: '2' },
     threads: { type: 'string' },
+    kernels: { type: 'string', default: 'both' },
     'cache-dir': { type: 'string', default: join(tmpdir(), 'refinery-bench-models') },
   },
 });
@@ -38,6 +45,9 @@ const steps = Number(values.steps);
 const handoff = Number(values.handoff);
 const images = Number(values.images);
 const threads = values.threads ? Number(values.threads) : undefined;
+const kernelOption = values.kernels!;
+if (!['both', 'wasm-simd', 'js'].includes(kernelOption)) throw new Error(`--kernels must be both, wasm-simd or js, got ${kernelOption}`);
+const kernelChoices: KernelChoice[] = kernelOption === 'both' ? ['wasm-simd', 'js'] : [kernelOption as KernelChoice];
 
 const folders = await ensureTinyModels(values['cache-dir']!, { unetWidth });
 const ensemble = await SdxlEnsemble.load({ base: folders.base, refiner: folders.refiner, ...(threads ? { intraOpNumThreads: threads } : {}) });
@@ -54,7 +64,7 @@ const spec = (seed: number): TrajectorySpec => ({
 const branch: Branch = { mode: 'ensemble', handoff };
 
 console.log(
-  `tiny models, UNet width ${unetWidth}; ${size}x${size}, ${steps} steps, ensemble handoff ${handoff}; ORT intra-op threads ${threads ?? 'default'}; ${images} timed images after one warm-up`,
+  `tiny models, UNet width ${unetWidth}; ${size}x${size}, ${steps} steps, ensemble handoff ${handoff}; ORT intra-op threads ${threads ?? 'default'}; ${images} timed images per kernel choice (${kernelChoices.join(', ')}) after one warm-up`,
 );
 const percent = (part: number, whole: number) => `${((part / whole) * 100).toFixed(2)} %`;
 
@@ -72,58 +82,89 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 
-let wallTotal = 0;
-let runTotal = 0;
-let cpuTotal = 0;
-let runCpuTotal = 0;
-let pngTotal = 0;
-const wallShares: number[] = [];
-const cpuShares: number[] = [];
-const hostCpuMs: number[] = [];
-for (let i = 1; i <= images; i++) {
+interface ImageMeasure {
+  wall: number;
+  inRun: number;
+  cpu: number;
+  inRunCpu: number;
+  gc: number;
+  png: number;
+  bytes: Buffer;
+}
+
+async function measureImage(seed: number): Promise<ImageMeasure> {
   const before = await ensemble.sessionRunTotals();
   const gcBefore = gcPauseMs;
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  const [result] = await ensemble.generate(spec(i), [branch]);
+  const [result] = await ensemble.generate(spec(seed), [branch]);
   const wall = performance.now() - started;
   const cpuUsed = process.cpuUsage(cpuBefore);
   const cpu = (cpuUsed.user + cpuUsed.system) / 1000;
   const after = await ensemble.sessionRunTotals();
-  const inRun = after.wallMs - before.wallMs;
-  const inRunCpu = after.cpuMs - before.cpuMs;
   // gc entries are delivered asynchronously: let the observer catch up before reading the total
   await new Promise((resolve) => setImmediate(resolve));
   const gc = gcPauseMs - gcBefore;
-  wallShares.push((wall - inRun) / wall);
-  cpuShares.push((cpu - inRunCpu) / cpu);
-  hostCpuMs.push(cpu - inRunCpu);
   const pngStart = performance.now();
   encodePng(result.image!, result.pngTexts);
   const png = performance.now() - pngStart;
-  wallTotal += wall;
-  runTotal += inRun;
-  cpuTotal += cpu;
-  runCpuTotal += inRunCpu;
-  pngTotal += png;
   const stages = Object.entries(result.timings)
     .map(([stage, seconds]) => `${stage} ${(seconds * 1000).toFixed(0)}`)
     .join(', ');
+  const measure = { wall, inRun: after.wallMs - before.wallMs, cpu, inRunCpu: after.cpuMs - before.cpuMs, gc, png, bytes: Buffer.from(result.image!.data) };
   console.log(
-    `image ${i}: wall ${wall.toFixed(0)} ms, in session.run ${inRun.toFixed(0)} ms, outside ${(wall - inRun).toFixed(0)} ms = ${percent(wall - inRun, wall)}; ` +
-      `CPU ${cpu.toFixed(0)} ms, outside session.run ${(cpu - inRunCpu).toFixed(0)} ms = ${percent(cpu - inRunCpu, cpu)}; GC pauses ${gc.toFixed(0)} ms  ` +
+    `  [${kernelsInUse()}] image ${seed}: wall ${wall.toFixed(0)} ms, in session.run ${measure.inRun.toFixed(0)} ms, outside ${(wall - measure.inRun).toFixed(0)} ms = ${percent(wall - measure.inRun, wall)}; ` +
+      `CPU ${cpu.toFixed(0)} ms, outside session.run ${(cpu - measure.inRunCpu).toFixed(0)} ms = ${percent(cpu - measure.inRunCpu, cpu)}; GC pauses ${gc.toFixed(0)} ms  ` +
       `[${stages} ms; UNet calls ${result.unetCalls.base}+${result.unetCalls.refiner}; PNG encode ${png.toFixed(0)} ms, not counted]`,
   );
+  return measure;
 }
-const wallOverhead = (wallTotal - runTotal) / wallTotal;
-const cpuOverhead = (cpuTotal - runCpuTotal) / cpuTotal;
-console.log(
-  `mean per image: wall ${(wallTotal / images).toFixed(0)} ms (session.run ${(runTotal / images).toFixed(0)} ms), our wall overhead ${percent(wallTotal - runTotal, wallTotal)}; ` +
-    `CPU ${(cpuTotal / images).toFixed(0)} ms, our CPU share ${percent(cpuTotal - runCpuTotal, cpuTotal)}; goal ≤ 5 %: ${Math.max(wallOverhead, cpuOverhead) <= 0.05 ? 'met' : 'NOT met'}; PNG encode ${(pngTotal / images).toFixed(0)} ms`,
-);
-console.log(
-  `median per image: our wall share ${(median(wallShares) * 100).toFixed(2)} %, our CPU share ${(median(cpuShares) * 100).toFixed(2)} % (${median(hostCpuMs).toFixed(0)} ms of CPU outside session.run)`,
-);
+
+function summarise(label: string, measures: ImageMeasure[]): { wallShare: number; cpuShare: number; hostCpuMs: number } {
+  const sum = (pick: (m: ImageMeasure) => number) => measures.reduce((total, m) => total + pick(m), 0);
+  const wallTotal = sum((m) => m.wall);
+  const runTotal = sum((m) => m.inRun);
+  const cpuTotal = sum((m) => m.cpu);
+  const runCpuTotal = sum((m) => m.inRunCpu);
+  const count = measures.length;
+  const wallOverhead = (wallTotal - runTotal) / wallTotal;
+  const cpuOverhead = (cpuTotal - runCpuTotal) / cpuTotal;
+  const hostCpuMs = median(measures.map((m) => m.cpu - m.inRunCpu));
+  console.log(
+    `${label}: mean per image: wall ${(wallTotal / count).toFixed(0)} ms (session.run ${(runTotal / count).toFixed(0)} ms), our wall overhead ${percent(wallTotal - runTotal, wallTotal)}; ` +
+      `CPU ${(cpuTotal / count).toFixed(0)} ms, our CPU share ${percent(cpuTotal - runCpuTotal, cpuTotal)}; goal ≤ 5 %: ${Math.max(wallOverhead, cpuOverhead) <= 0.05 ? 'met' : 'NOT met'}; PNG encode ${(sum((m) => m.png) / count).toFixed(0)} ms`,
+  );
+  const wallShare = median(measures.map((m) => (m.wall - m.inRun) / m.wall));
+  const cpuShare = median(measures.map((m) => (m.cpu - m.inRunCpu) / m.cpu));
+  console.log(
+    `${label}: median per image: our wall share ${(wallShare * 100).toFixed(2)} %, our CPU share ${(cpuShare * 100).toFixed(2)} % (${hostCpuMs.toFixed(0)} ms of CPU outside session.run)`,
+  );
+  return { wallShare, cpuShare, hostCpuMs };
+}
+
+// each timed image once per kernel choice, alternating, so both see the same machine conditions
+const measures = new Map<KernelChoice, ImageMeasure[]>(kernelChoices.map((choice) => [choice, []]));
+let imagesIdentical = true;
+for (let i = 1; i <= images; i++) {
+  let first: Buffer | undefined;
+  for (const choice of kernelChoices) {
+    if (selectKernels(choice) !== choice) throw new Error(`kernels ${choice} are not available in this Node.js`);
+    const measure = await measureImage(i);
+    measures.get(choice)!.push(measure);
+    if (first && !first.equals(measure.bytes)) imagesIdentical = false;
+    first ??= measure.bytes;
+  }
+}
+const summaries = new Map(kernelChoices.map((choice) => [choice, summarise(choice, measures.get(choice)!)]));
+if (summaries.size === 2) {
+  const simd = summaries.get('wasm-simd')!;
+  const js = summaries.get('js')!;
+  console.log(
+    `side by side: CPU outside session.run per image, JavaScript loops ÷ WebAssembly SIMD = ${(js.hostCpuMs / simd.hostCpuMs).toFixed(2)}x ` +
+      `(${js.hostCpuMs.toFixed(0)} vs ${simd.hostCpuMs.toFixed(0)} ms); images byte-identical: ${imagesIdentical}`,
+  );
+}
+selectKernels(kernelChoices[0]);
 gcObserver.disconnect();
 
 // sharing: one base trajectory for three branches vs three independent runs

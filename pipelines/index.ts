@@ -26,7 +26,8 @@ export { EmbeddingCache, type EncodedPrompt, type EmbeddingCacheOptions } from '
 export { encodePrompt, encodeBaseConditioning, encodeRefinerConditioning, concatHidden, type PromptTokenizer, type TextEncoder, type TextConditioning, type ConditioningOptions, type EncodeContext } from './text-encoding.js';
 export { baseTimeIds, refinerTimeIds, timeIdsFeed, timeIdWidthMismatch, DEFAULT_AESTHETIC_SCORE, DEFAULT_NEGATIVE_AESTHETIC_SCORE, type TimeIdRows, type BaseTimeIdOptions, type RefinerTimeIdOptions } from './time-ids.js';
 export { combineGuidance, rescaleGuidance, besselStd, predictNoise, type UnetConditioning, type NoisePredictionOptions } from './guidance.js';
-export { decodeLatents, encodeImage, decodedToRgb, decodedValueToByte, rgbToVaeInput, unscaleLatents, sampleLatentDistribution, roundHalfEven, countNonFinite, type DecodeResult, type EncodeResult, type PixelConversion } from './vae.js';
+export { decodeLatents, encodeImage, decodedToRgb, decodedToRgbReference, decodedValueToByte, rgbToVaeInput, unscaleLatents, sampleLatentDistribution, roundHalfEven, countNonFinite, type DecodeResult, type EncodeResult, type PixelConversion } from './vae.js';
+export { SimdKernels, simdKernels, selectKernels, kernelsInUse, eulerGuidedStepReference, type KernelChoice, type GuidedStepScalars } from './simd/kernels.js';
 export { runSdxlBase, initialLatents, checkSize, type SdxlModel, type PipelineContext, type BaseRequest, type BaseResult, type LatentSnapshot } from './sdxl-base.js';
 export { runSdxlBaseBatch, baseBatchKey } from './batched-base.js';
 export { runSdxlRefiner, type RefinerRequest, type RefinerResult, type RefinerStart } from './sdxl-refiner.js';

@@ -1,6 +1,7 @@
 import type { RgbImage } from './image/png.js';
 import type { NoiseSource } from './schedulers/types.js';
 import type { OnnxSession } from './session.js';
+import { simdKernels } from './simd/kernels.js';
 
 /** NumPy `round` (half to even) for non-negative values below 2^52. */
 export function roundHalfEven(value: number): number {
@@ -31,6 +32,18 @@ export interface PixelConversion {
  * round half to even, uint8. Non-finite values are counted instead of converted.
  */
 export function decodedToRgb(decoded: Float32Array, height: number, width: number): PixelConversion {
+  const plane = height * width;
+  if (decoded.length !== plane * 3) throw new Error(`decoded image has ${decoded.length} values, expected 3·${height}·${width}`);
+  const kernels = simdKernels();
+  if (!kernels) return decodedToRgbReference(decoded, height, width);
+  const data = new Uint8Array(plane * 3);
+  const nonFinite = kernels.decodedToRgb(decoded, plane, data);
+  if (nonFinite > 0) return { image: null, nonFinite };
+  return { image: { width, height, data }, nonFinite: 0 };
+}
+
+/** `decodedToRgb` in plain JavaScript (the fallback without WebAssembly SIMD; same bytes). */
+export function decodedToRgbReference(decoded: Float32Array, height: number, width: number): PixelConversion {
   const plane = height * width;
   if (decoded.length !== plane * 3) throw new Error(`decoded image has ${decoded.length} values, expected 3·${height}·${width}`);
   const thresholds = BYTE_THRESHOLDS;

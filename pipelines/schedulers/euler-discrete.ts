@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js';
 import { ConfigReader, type SchedulerConfigInput } from './config.js';
 import { f32 } from './float32.js';
+import { eulerGuidedStepReference, simdKernels } from '../simd/kernels.js';
 import { buildNoiseTables, readBetaScheduleConfig, type BetaScheduleConfig, type NoiseTables } from './noise-tables.js';
 import {
   checkStepCount,
@@ -205,32 +206,15 @@ export class EulerDiscreteScheduler extends StepIndexedScheduler implements Diff
     const nextSigma = sigmas[index + 1];
     // gamma is 0 without churn: σ̂ = f32(σ · f32(0 + 1)) as in `step`
     const sigmaHat = f32(sigma * f32(0 + 1));
-    const dt = f32(nextSigma - sigmaHat);
-    const g = f32(guidanceScale);
-    if (nextInput) {
-      const divisor = f32(Math.sqrt(f32(f32(nextSigma * nextSigma) + 1)));
-      for (let i = 0; i < n; i++) {
-        const u = unetOutput[i];
-        const epsilon = f32(u + f32(g * f32(unetOutput[n + i] - u)));
-        const x = sample[i];
-        const x0 = f32(x - f32(sigmaHat * epsilon));
-        const derivative = f32(f32(x - x0) / sigmaHat);
-        const next = f32(x + f32(derivative * dt));
-        prevSample[i] = next;
-        const scaled = next / divisor;
-        nextInput[i] = scaled;
-        nextInput[n + i] = scaled;
-      }
-    } else {
-      for (let i = 0; i < n; i++) {
-        const u = unetOutput[i];
-        const epsilon = f32(u + f32(g * f32(unetOutput[n + i] - u)));
-        const x = sample[i];
-        const x0 = f32(x - f32(sigmaHat * epsilon));
-        const derivative = f32(f32(x - x0) / sigmaHat);
-        prevSample[i] = x + f32(derivative * dt);
-      }
-    }
+    const scalars = {
+      guidance: f32(guidanceScale),
+      sigmaHat,
+      dt: f32(nextSigma - sigmaHat),
+      divisor: f32(Math.sqrt(f32(f32(nextSigma * nextSigma) + 1))),
+    };
+    const kernels = simdKernels();
+    if (kernels) kernels.eulerGuidedStep(unetOutput, sample, prevSample, nextInput, scalars);
+    else eulerGuidedStepReference(unetOutput, sample, prevSample, nextInput, scalars);
     this.currentStepIndex = index + 1;
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodedToRgb, rgbToVaeInput, roundHalfEven, sampleLatentDistribution, unscaleLatents } from '../../pipelines/vae.js';
+import { decodedToRgb, decodedToRgbReference, rgbToVaeInput, roundHalfEven, sampleLatentDistribution, unscaleLatents } from '../../pipelines/vae.js';
 
 describe('pixel conversion (spec §9)', () => {
   it('rounds half to even like NumPy', () => {
@@ -66,7 +66,10 @@ describe('pixel conversion (spec §9)', () => {
   });
 });
 
-describe('pixel conversion agrees with the plain spec formula', () => {
+describe.each([
+  ['WebAssembly SIMD', decodedToRgb],
+  ['JavaScript', decodedToRgbReference],
+])('pixel conversion (%s) agrees with the plain spec formula', (_name, convert) => {
   it('on random values, exact ties and out-of-range values', () => {
     const values: number[] = [];
     let state = 99;
@@ -83,7 +86,7 @@ describe('pixel conversion agrees with the plain spec formula', () => {
     while (values.length % 3 !== 0) values.push(0);
     const plane = values.length / 3;
     const decoded = Float32Array.from(values);
-    const { image } = decodedToRgb(decoded, 1, plane);
+    const { image } = convert(decoded, 1, plane);
     const mismatches: number[] = [];
     for (let c = 0; c < 3; c++) {
       for (let p = 0; p < plane; p++) {

@@ -2,18 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { combineGuidance } from '../../../pipelines/guidance.js';
 import { EulerDiscreteScheduler } from '../../../pipelines/schedulers/euler-discrete.js';
 import { SDXL_SCHEDULER_CONFIG } from '../../../pipelines/schedulers/sdxl-default-config.js';
+import { spreadFloat32 } from '../../support/float32-values.js';
 
-/** Deterministic float32 values spread over several magnitudes, with a few special ones. */
-function values(count: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(count);
-  let state = seed >>> 0;
-  for (let i = 0; i < count; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = ((state / 2 ** 32) * 2 - 1) * scale * 10 ** ((state & 3) - 1);
-  }
-  out.set([0, -0, 1e-30, -1e-30], 0);
-  return out;
-}
+const values = (count: number, seed: number, scale: number) => spreadFloat32(count, seed, scale);
 
 function bits(array: Float32Array): Uint32Array {
   return new Uint32Array(array.buffer.slice(array.byteOffset, array.byteOffset + array.byteLength));

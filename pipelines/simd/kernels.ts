@@ -1,0 +1,181 @@
+import { KERNELS_WASM_BASE64 } from './kernels-wasm.js';
+
+/**
+ * The hot elementwise loops of a generation (the fused guided Euler step, run once per UNet call,
+ * and the decoder-output → 8-bit pixel conversion) in WebAssembly SIMD (kernels.wat), four float32
+ * lanes at a time. They compute exactly what their JavaScript references below compute — same
+ * float32 operations in the same order, every one correctly rounded — so switching between them never
+ * changes a bit; only the speed differs (about 10× for these loops on x86-64).
+ *
+ * Each call copies its inputs into the instance's memory, runs, and copies the results out, all
+ * synchronously: an instance never holds data between calls, so one instance can serve any number of
+ * pipelines in a thread.
+ */
+export class SimdKernels {
+  private readonly memory: WebAssembly.Memory;
+  private readonly exports: KernelExports;
+
+  private constructor(instance: WebAssembly.Instance) {
+    this.exports = instance.exports as unknown as KernelExports;
+    this.memory = this.exports.memory;
+  }
+
+  /** A fresh instance, or null where WebAssembly SIMD is unavailable. */
+  static create(): SimdKernels | null {
+    const bytes = kernelBytes();
+    if (!WebAssembly.validate(bytes)) return null;
+    return new SimdKernels(new WebAssembly.Instance(new WebAssembly.Module(bytes), {}));
+  }
+
+  /**
+   * The guided ε-prediction Euler step fused with the next UNet input (see `eulerGuidedStepReference`).
+   * `unetOutput` is the raw `[uncond; cond]` output (2n), `sample` the current latents (n); writes
+   * `prevSample` (n) and, when given, `nextInput` (2n, the `[x; x]` feed).
+   */
+  eulerGuidedStep(
+    unetOutput: Float32Array,
+    sample: Float32Array,
+    prevSample: Float32Array,
+    nextInput: Float32Array | null,
+    scalars: GuidedStepScalars,
+  ): void {
+    const n = sample.length;
+    const [unetAt, sampleAt, prevAt, nextAt] = this.reserve([8 * n, 4 * n, 4 * n, nextInput ? 8 * n : 0]);
+    const heap = new Float32Array(this.memory.buffer);
+    heap.set(unetOutput, unetAt >> 2);
+    heap.set(sample, sampleAt >> 2);
+    this.exports.euler_guided_step(unetAt, sampleAt, prevAt, nextAt, n, scalars.guidance, scalars.sigmaHat, scalars.dt, scalars.divisor, nextInput ? 1 : 0);
+    prevSample.set(heap.subarray(prevAt >> 2, (prevAt >> 2) + n));
+    if (nextInput) nextInput.set(heap.subarray(nextAt >> 2, (nextAt >> 2) + 2 * n));
+  }
+
+  /**
+   * Planar decoder output [3, plane] → interleaved RGB bytes (see `decodedToBytesReference`).
+   * Returns the number of NaN / ±Inf values; the bytes of those are meaningless.
+   */
+  decodedToRgb(decoded: Float32Array, plane: number, out: Uint8Array): number {
+    // in slices of pixels small enough to stay in cache between the copy in, the kernel and the copy out
+    const slice = Math.min(plane, PIXEL_SLICE);
+    const [srcAt, dstAt, scratchAt] = this.reserve([12 * slice, 3 * slice, 3 * slice]);
+    const heap = new Float32Array(this.memory.buffer);
+    const bytes = new Uint8Array(this.memory.buffer, dstAt, 3 * slice);
+    let nonFinite = 0;
+    for (let start = 0; start < plane; start += slice) {
+      const count = Math.min(slice, plane - start);
+      for (let channel = 0; channel < 3; channel++) {
+        const from = channel * plane + start;
+        heap.set(decoded.subarray(from, from + count), (srcAt >> 2) + channel * count);
+      }
+      nonFinite += this.exports.decoded_to_rgb(srcAt, dstAt, scratchAt, count);
+      out.set(count === slice ? bytes : bytes.subarray(0, 3 * count), 3 * start);
+    }
+    return nonFinite;
+  }
+
+  /** Byte offsets of consecutive 16-byte-aligned regions of the given byte lengths, growing the memory when needed. */
+  private reserve(byteLengths: number[]): number[] {
+    const offsets: number[] = [];
+    let end = 0;
+    for (const length of byteLengths) {
+      offsets.push(end);
+      end += (length + 15) & ~15;
+    }
+    const missing = end - this.memory.buffer.byteLength;
+    if (missing > 0) this.memory.grow(Math.ceil(missing / WASM_PAGE_BYTES));
+    return offsets;
+  }
+}
+
+export interface GuidedStepScalars {
+  /** guidance scale g, as float32 */
+  guidance: number;
+  /** σ̂ (σ without churn), float32 */
+  sigmaHat: number;
+  /** σ_next − σ̂, float32 */
+  dt: number;
+  /** √(σ_next² + 1), float32: the next step's input scaling */
+  divisor: number;
+}
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  euler_guided_step(
+    unet: number, sample: number, prev: number, nextInput: number, n: number,
+    guidance: number, sigmaHat: number, dt: number, divisor: number, writeNext: number,
+  ): void;
+  decoded_to_rgb(src: number, dst: number, scratch: number, plane: number): number;
+}
+
+/** Pixels per `decoded_to_rgb` call: 12 KiB of float32 per channel in, 12 KiB of bytes out. */
+const PIXEL_SLICE = 4096;
+
+const WASM_PAGE_BYTES = 65536;
+
+let cachedBytes: Uint8Array | undefined;
+function kernelBytes(): Uint8Array {
+  cachedBytes ??= new Uint8Array(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+  return cachedBytes;
+}
+
+/** Which implementation of the elementwise loops a process uses. */
+export type KernelChoice = 'wasm-simd' | 'js';
+
+let sharedKernels: SimdKernels | null | undefined;
+
+/**
+ * The thread's shared kernel instance (it keeps nothing between calls, so sharing is safe), or null
+ * for the JavaScript loops: when WebAssembly SIMD is unavailable, when `REFINERY_KERNELS=js` is set
+ * (an escape hatch, read on first use), or after `selectKernels('js')`.
+ */
+export function simdKernels(): SimdKernels | null {
+  if (sharedKernels === undefined) sharedKernels = process.env.REFINERY_KERNELS === 'js' ? null : SimdKernels.create();
+  return sharedKernels;
+}
+
+/**
+ * Switches the process between the WebAssembly SIMD and the JavaScript loops (both give the same
+ * bits) and returns what is in use afterwards — 'js' when SIMD was asked for but is unavailable.
+ * For benchmarks that compare both in one process (`bench/pipeline.ts`, `bench/kernels.ts`).
+ */
+export function selectKernels(choice: KernelChoice): KernelChoice {
+  sharedKernels = choice === 'js' ? null : SimdKernels.create();
+  return sharedKernels ? 'wasm-simd' : 'js';
+}
+
+/** What `simdKernels()` currently gives. */
+export function kernelsInUse(): KernelChoice {
+  return simdKernels() ? 'wasm-simd' : 'js';
+}
+
+// ---------------------------------------------------------------------------------------------
+// JavaScript references: every float32 operation rounded with Math.fround in the kernel's order.
+
+const f32 = Math.fround;
+
+/**
+ * ε = f32(u + f32(g·f32(c − u))); x0 = f32(x − f32(σ̂·ε)); d = f32(f32(x − x0) / σ̂);
+ * next = f32(x + f32(d·dt)) → prevSample; next / divisor → both halves of nextInput.
+ */
+export function eulerGuidedStepReference(
+  unetOutput: Float32Array,
+  sample: Float32Array,
+  prevSample: Float32Array,
+  nextInput: Float32Array | null,
+  { guidance: g, sigmaHat, dt, divisor }: GuidedStepScalars,
+): void {
+  const n = sample.length;
+  for (let i = 0; i < n; i++) {
+    const u = unetOutput[i];
+    const epsilon = f32(u + f32(g * f32(unetOutput[n + i] - u)));
+    const x = sample[i];
+    const x0 = f32(x - f32(sigmaHat * epsilon));
+    const derivative = f32(f32(x - x0) / sigmaHat);
+    const next = f32(x + f32(derivative * dt));
+    prevSample[i] = next;
+    if (nextInput) {
+      const scaled = next / divisor;
+      nextInput[i] = scaled;
+      nextInput[n + i] = scaled;
+    }
+  }
+}

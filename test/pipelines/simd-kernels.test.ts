@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { EulerDiscreteScheduler } from '../../pipelines/schedulers/euler-discrete.js';
+import { SDXL_SCHEDULER_CONFIG } from '../../pipelines/schedulers/sdxl-default-config.js';
+import { assembleKernels } from '../../pipelines/simd/assemble.js';
+import { KERNELS_WASM_BASE64 } from '../../pipelines/simd/kernels-wasm.js';
+import { SimdKernels, eulerGuidedStepReference, simdKernels, type GuidedStepScalars } from '../../pipelines/simd/kernels.js';
+import { decodedToRgbReference, decodedValueToByte } from '../../pipelines/vae.js';
+import { spreadFloat32 } from '../support/float32-values.js';
+
+const f32 = Math.fround;
+
+/** Values over eight decades, with zeros, subnormals and huge values mixed in. */
+const values = (count: number, seed: number, scale: number) =>
+  spreadFloat32(count, seed, scale, { decades: 8, specials: [0, -0, 1e-40, -1e-40, 1.4e-45, 3e38, -3e38, 1e-30], specialStride: 7 });
+
+/** Up to five positions where the bit patterns differ (NaN payloads are not part of the contract). */
+function bitMismatches(actual: Float32Array, expected: Float32Array): string[] {
+  const out: string[] = [];
+  if (actual.length !== expected.length) return [`length ${actual.length} vs ${expected.length}`];
+  const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
+  const e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  for (let i = 0; i < a.length && out.length < 5; i++) {
+    if (a[i] !== e[i] && !(Number.isNaN(actual[i]) && Number.isNaN(expected[i]))) out.push(`[${i}] ${actual[i]} vs ${expected[i]}`);
+  }
+  return out;
+}
+
+const kernels = SimdKernels.create();
+
+describe('WebAssembly SIMD kernels', () => {
+  it('are available on this Node.js, and used unless REFINERY_KERNELS=js', () => {
+    expect(kernels).not.toBeNull();
+    if (process.env.REFINERY_KERNELS !== 'js') expect(simdKernels()).toBeInstanceOf(SimdKernels);
+  });
+
+  it('kernels-wasm.ts is exactly what kernels.wat assembles to', async () => {
+    const wat = readFileSync(new URL('../../pipelines/simd/kernels.wat', import.meta.url), 'utf8');
+    const assembled = await assembleKernels(wat);
+    expect(Buffer.from(assembled).toString('base64')).toBe(KERNELS_WASM_BASE64);
+  });
+});
+
+/** Runs the kernel and the reference, with and without the next input; returns the reference latents. */
+function expectKernelEqualsReference(unet: Float32Array, sample: Float32Array, scalars: GuidedStepScalars): Float32Array {
+  const n = sample.length;
+  const expectedPrev = new Float32Array(n);
+  const expectedNext = new Float32Array(2 * n);
+  eulerGuidedStepReference(unet, sample, expectedPrev, expectedNext, scalars);
+  const prev = new Float32Array(n);
+  const next = new Float32Array(2 * n);
+  kernels!.eulerGuidedStep(unet, sample, prev, next, scalars);
+  expect(bitMismatches(prev, expectedPrev)).toEqual([]);
+  expect(bitMismatches(next, expectedNext)).toEqual([]);
+  const prevOnly = new Float32Array(n);
+  kernels!.eulerGuidedStep(unet, sample, prevOnly, null, scalars);
+  expect(bitMismatches(prevOnly, expectedPrev)).toEqual([]);
+  return expectedPrev;
+}
+
+describe('euler_guided_step equals the JavaScript reference bit for bit', () => {
+  // σ̂, dt and the next input divisor of every step of a real 40-step SDXL Euler schedule
+  const scheduler = new EulerDiscreteScheduler(SDXL_SCHEDULER_CONFIG);
+  scheduler.setTimesteps(40);
+  const steps: GuidedStepScalars[] = [];
+  for (let i = 0; i + 1 < scheduler.sigmas.length; i++) {
+    const sigmaHat = f32(scheduler.sigmas[i]);
+    const next = scheduler.sigmas[i + 1];
+    steps.push({ guidance: f32(5 + i * 0.37), sigmaHat, dt: f32(next - sigmaHat), divisor: f32(Math.sqrt(f32(f32(next * next) + 1))) });
+  }
+
+  // lengths that exercise the vector loop alone, the scalar tail alone, and both
+  it.each([1, 3, 4, 7, 64, 1027])('n = %i, every step of the schedule, with and without the next input', (n) => {
+    for (const [index, scalars] of steps.entries()) {
+      expectKernelEqualsReference(values(2 * n, 10 + index, 3), values(n, 1000 + index, scalars.sigmaHat), scalars);
+    }
+  });
+
+  it('propagates overflow to ±Inf and NaN like the reference', () => {
+    const n = 9;
+    const unet = Float32Array.from([3e38, -3e38, Infinity, NaN, 0, 1, 2, 3, 4, 3e38, 3e38, -Infinity, 1, 0, 1, 2, 3, 4]);
+    const sample = Float32Array.from([1, 2, 3, 4, 3e38, -3e38, 1e-45, 0, -0]);
+    const scalars = { guidance: f32(7.5), sigmaHat: f32(14.6146), dt: f32(-1.5), divisor: f32(13.1) };
+    const expected = expectKernelEqualsReference(unet, sample, scalars);
+    expect(Array.from(expected).some((x) => !Number.isFinite(x))).toBe(true);
+  });
+
+  it('works on subarray views and after the memory grew for a larger call', () => {
+    const big = 1 << 18; // 1 MiB of latents: forces the instance memory to grow
+    const scalars = steps[3];
+    const unetBacking = values(2 * big + 5, 7, 2);
+    const unet = unetBacking.subarray(5);
+    const sample = values(big, 8, 10);
+    const expected = new Float32Array(big);
+    eulerGuidedStepReference(unet, sample, expected, null, scalars);
+    const prev = new Float32Array(big);
+    kernels!.eulerGuidedStep(unet, sample, prev, null, scalars);
+    expect(bitMismatches(prev, expected)).toEqual([]);
+    // a small call after the growth still sees fresh inputs
+    const small = values(6, 9, 1);
+    const smallUnet = values(12, 10, 1);
+    const expectedSmall = new Float32Array(6);
+    eulerGuidedStepReference(smallUnet, small, expectedSmall, null, scalars);
+    const prevSmall = new Float32Array(6);
+    kernels!.eulerGuidedStep(smallUnet, small, prevSmall, null, scalars);
+    expect(bitMismatches(prevSmall, expectedSmall)).toEqual([]);
+  });
+});
+
+describe('decoded_to_rgb equals the spec formula and the JavaScript conversion', () => {
+  /** Every float32 within ±200 ulps of each byte boundary, plus a spread of ordinary and odd values. */
+  function boundaryValues(): number[] {
+    const out: number[] = [];
+    const probe = new Float32Array(1);
+    const probeBits = new Uint32Array(probe.buffer);
+    for (let k = 0; k <= 255; k++) {
+      const centre = f32(((k + 0.5) / 255) * 2 - 1);
+      for (let d = -200; d <= 200; d++) {
+        // walk d ulps along the value axis (at 0 the walk goes to ±subnormals)
+        probe[0] = centre === 0 ? 0 : centre;
+        probeBits[0] += centre === 0 ? Math.abs(d) : d * (centre < 0 ? -1 : 1);
+        out.push(centre === 0 && d < 0 ? -probe[0] : probe[0]);
+      }
+    }
+    let state = 5;
+    for (let i = 0; i < 20000; i++) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      out.push(f32((state / 2 ** 32) * 3 - 1.5));
+    }
+    out.push(-0, 0, 1, -1, 1e-45, -1e-45, 3e38, -3e38, 1.0000001, -1.0000001);
+    return out;
+  }
+
+  it('on every boundary neighbourhood, with the 16-pixel loop and the scalar tail', () => {
+    const all = boundaryValues();
+    for (const plane of [Math.floor(all.length / 3), 16 * 7, 5]) {
+      const decoded = Float32Array.from(all.slice(0, 3 * plane));
+      const bytes = new Uint8Array(3 * plane);
+      expect(kernels!.decodedToRgb(decoded, plane, bytes)).toBe(0);
+      const reference = decodedToRgbReference(decoded, 1, plane).image!.data;
+      const mismatches: string[] = [];
+      for (let c = 0; c < 3; c++) {
+        for (let p = 0; p < plane; p++) {
+          const x = decoded[c * plane + p];
+          const expected = decodedValueToByte(x);
+          const got = bytes[p * 3 + c];
+          if (got !== expected || reference[p * 3 + c] !== expected) mismatches.push(`${x}: wasm ${got}, js ${reference[p * 3 + c]}, spec ${expected}`);
+        }
+      }
+      expect(mismatches.slice(0, 5)).toEqual([]);
+    }
+  });
+
+  it('counts NaN and ±Inf wherever they are, like the JavaScript conversion', () => {
+    for (const plane of [64, 19]) {
+      const decoded = values(3 * plane, 3, 1);
+      const positions = [0, 5, 17, plane + 2, 2 * plane + plane - 1, 3 * plane - 2];
+      decoded[positions[0]] = NaN;
+      decoded[positions[1]] = Infinity;
+      decoded[positions[2]] = -Infinity;
+      decoded[positions[3]] = NaN;
+      decoded[positions[4]] = -Infinity;
+      decoded[positions[5]] = NaN;
+      const expected = new Set(positions).size;
+      expect(kernels!.decodedToRgb(decoded, plane, new Uint8Array(3 * plane))).toBe(expected);
+      expect(decodedToRgbReference(decoded, 1, plane).nonFinite).toBe(expected);
+    }
+  });
+});
