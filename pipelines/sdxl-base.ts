@@ -1,5 +1,6 @@
 import type { EmbeddingCache } from './embedding-cache.js';
 import { predictNoise } from './guidance.js';
+import { GuidedEulerWorkspace } from './simd/kernels.js';
 import { EulerDiscreteScheduler } from './schedulers/euler-discrete.js';
 import type { DiffusionScheduler, NoiseSource } from './schedulers/types.js';
 import type { HostTensor, LazySession } from './session.js';
@@ -137,9 +138,16 @@ export async function runSdxlBase(model: SdxlModel, request: BaseRequest, contex
     guided && !(request.guidanceRescale && request.guidanceRescale > 0) && scheduler instanceof EulerDiscreteScheduler && scheduler.supportsGuidedStep
       ? scheduler
       : null;
+  // with the SIMD kernels the latents and the [x; x] feed live in WebAssembly memory: no copies per step
+  const simd = fusedStep ? GuidedEulerWorkspace.forLoop(latents.length) : null;
+  if (simd) {
+    simd.latents[0].set(latents);
+    latents = simd.latents[0];
+    workspace.sample = simd.feed;
+  }
   let inputReady = false;
   const modelInputBuffer = new Float32Array(latents.length);
-  let spareLatents: Float32Array = new Float32Array(latents.length);
+  let spareLatents: Float32Array = simd ? simd.latents[1] : new Float32Array(latents.length);
   const loopStart = performance.now();
   if (snapshotAfter.has(0)) snapshots.set(0, { latents: Float32Array.from(latents), denoiseMs: 0 });
   for (let i = 0; i < stopAfter; i++) {
@@ -157,7 +165,7 @@ export async function runSdxlBase(model: SdxlModel, request: BaseRequest, contex
     let next: Float32Array;
     if (fusedStep) {
       const hasNextStep = i + 1 < stopAfter;
-      fusedStep.guidedStep(noise, request.guidance, t, latents, spareLatents, hasNextStep ? workspace.sample! : null);
+      fusedStep.guidedStep(noise, request.guidance, t, latents, spareLatents, hasNextStep ? workspace.sample! : null, simd?.kernels);
       inputReady = hasNextStep;
       next = spareLatents;
     } else {
@@ -169,6 +177,7 @@ export async function runSdxlBase(model: SdxlModel, request: BaseRequest, contex
     if (snapshotAfter.has(i + 1)) snapshots.set(i + 1, { latents: Float32Array.from(latents), denoiseMs: performance.now() - loopStart });
   }
 
-  // 7. return raw latents (output_type="latent")
+  // 7. return raw latents (output_type="latent"), as an ordinary array when they lived in the workspace
+  if (simd) latents = latents.slice();
   return { latents, latentDims, snapshots, stepsRun: stopAfter, timings: { textEncodeMs, denoiseMs: performance.now() - loopStart } };
 }

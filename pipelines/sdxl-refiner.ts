@@ -1,4 +1,5 @@
 import { predictNoise } from './guidance.js';
+import { GuidedEulerWorkspace } from './simd/kernels.js';
 import { EulerDiscreteScheduler } from './schedulers/euler-discrete.js';
 import type { RgbImage } from './image/png.js';
 import type { DiffusionScheduler } from './schedulers/types.js';
@@ -113,9 +114,16 @@ export async function runSdxlRefiner(model: SdxlModel, request: RefinerRequest, 
     guided && !(request.guidanceRescale && request.guidanceRescale > 0) && scheduler instanceof EulerDiscreteScheduler && scheduler.supportsGuidedStep
       ? scheduler
       : null;
+  // with the SIMD kernels the latents and the [x; x] feed live in WebAssembly memory: no copies per step
+  const simd = fusedStep ? GuidedEulerWorkspace.forLoop(latents.length) : null;
+  if (simd) {
+    simd.latents[0].set(latents);
+    latents = simd.latents[0];
+    workspace.sample = simd.feed;
+  }
   let inputReady = false;
   const modelInputBuffer = new Float32Array(latents.length);
-  let spareLatents: Float32Array = new Float32Array(latents.length);
+  let spareLatents: Float32Array = simd ? simd.latents[1] : new Float32Array(latents.length);
   const loopStart = performance.now();
   for (let i = beginIndex; i < timesteps.length; i++) {
     const t = timesteps[i];
@@ -132,7 +140,7 @@ export async function runSdxlRefiner(model: SdxlModel, request: RefinerRequest, 
     let next: Float32Array;
     if (fusedStep) {
       const hasNextStep = i + 1 < timesteps.length;
-      fusedStep.guidedStep(noise, request.guidance, t, latents, spareLatents, hasNextStep ? workspace.sample! : null);
+      fusedStep.guidedStep(noise, request.guidance, t, latents, spareLatents, hasNextStep ? workspace.sample! : null, simd?.kernels);
       inputReady = hasNextStep;
       next = spareLatents;
     } else {
@@ -143,7 +151,8 @@ export async function runSdxlRefiner(model: SdxlModel, request: RefinerRequest, 
     latents = next;
   }
 
-  // 7. return latents (decoded by the caller with this model's VAE)
+  // 7. return latents (decoded by the caller with this model's VAE), as an ordinary array when they lived in the workspace
+  if (simd) latents = latents.slice();
   return {
     latents,
     latentDims,

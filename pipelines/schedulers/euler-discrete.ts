@@ -1,7 +1,7 @@
 import { UserError } from '../errors.js';
 import { ConfigReader, type SchedulerConfigInput } from './config.js';
 import { f32 } from './float32.js';
-import { eulerGuidedStepReference, simdKernels } from '../simd/kernels.js';
+import { eulerGuidedStepReference, simdKernels, type SimdKernels } from '../simd/kernels.js';
 import { buildNoiseTables, readBetaScheduleConfig, type BetaScheduleConfig, type NoiseTables } from './noise-tables.js';
 import {
   checkStepCount,
@@ -178,7 +178,9 @@ export class EulerDiscreteScheduler extends StepIndexedScheduler implements Diff
    * their order are exactly those of the three separate calls, so the bits are the same:
    * ε = f32(u + f32(g·f32(c − u))), then the Euler update into `prevSample`, then, when
    * `nextInput` (length 2·n, the `[x; x]` UNet feed) is given, f32(x_next / √(σ_next² + 1)) into
-   * both halves. `unetOutput` is the raw `[uncond; cond]` UNet output.
+   * both halves. `unetOutput` is the raw `[uncond; cond]` UNet output. `kernels` runs the loop
+   * (default: the shared WebAssembly SIMD instance; a `GuidedEulerWorkspace`'s to use its buffers in
+   * place; null for the JavaScript loop) — the bits are the same either way.
    */
   guidedStep(
     unetOutput: Float32Array,
@@ -187,16 +189,17 @@ export class EulerDiscreteScheduler extends StepIndexedScheduler implements Diff
     sample: Float32Array,
     prevSample: Float32Array,
     nextInput: Float32Array | null,
+    kernels: SimdKernels | null = simdKernels(),
   ): void {
     const { sigmas } = this.requireSchedule();
     const name = `${this.className}.guidedStep`;
     if (!this.supportsGuidedStep) throw new Error(`${name}: needs prediction_type epsilon and no churn`);
     const n = sample.length;
     if (unetOutput.length !== 2 * n) throw new RangeError(`${name}: UNet output has length ${unetOutput.length}, expected ${2 * n}`);
-    if (prevSample.length !== n || prevSample.buffer === sample.buffer || prevSample.buffer === unetOutput.buffer) {
+    if (prevSample.length !== n || overlaps(prevSample, sample) || overlaps(prevSample, unetOutput)) {
       throw new RangeError(`${name}: prevSample must be a separate array of length ${n}`);
     }
-    if (nextInput && (nextInput.length !== 2 * n || nextInput.buffer === unetOutput.buffer || nextInput.buffer === sample.buffer || nextInput.buffer === prevSample.buffer)) {
+    if (nextInput && (nextInput.length !== 2 * n || overlaps(nextInput, unetOutput) || overlaps(nextInput, sample) || overlaps(nextInput, prevSample))) {
       throw new RangeError(`${name}: nextInput must be a separate array of length ${2 * n}`);
     }
     const index = this.ensureStepIndex(timestep);
@@ -212,7 +215,6 @@ export class EulerDiscreteScheduler extends StepIndexedScheduler implements Diff
       dt: f32(nextSigma - sigmaHat),
       divisor: f32(Math.sqrt(f32(f32(nextSigma * nextSigma) + 1))),
     };
-    const kernels = simdKernels();
     if (kernels) kernels.eulerGuidedStep(unetOutput, sample, prevSample, nextInput, scalars);
     else eulerGuidedStepReference(unetOutput, sample, prevSample, nextInput, scalars);
     this.currentStepIndex = index + 1;
@@ -232,6 +234,11 @@ export class EulerDiscreteScheduler extends StepIndexedScheduler implements Diff
     Object.assign(copy, this);
     return copy;
   }
+}
+
+/** True when two arrays share any bytes. */
+function overlaps(a: Float32Array, b: Float32Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 // The elementwise kernels below round every float32 operation with `f32` in the spec's order; a

@@ -5,15 +5,18 @@ import { KERNELS_WASM_BASE64 } from './kernels-wasm.js';
  * and the decoder-output → 8-bit pixel conversion) in WebAssembly SIMD (kernels.wat), four float32
  * lanes at a time. They compute exactly what their JavaScript references below compute — same
  * float32 operations in the same order, every one correctly rounded — so switching between them never
- * changes a bit; only the speed differs (about 10× for these loops on x86-64).
+ * changes a bit; only the speed differs (`bench/kernels.ts`: 6× for the Euler step, 3.5× for the pixels).
  *
  * Each call copies its inputs into the instance's memory, runs, and copies the results out, all
  * synchronously: an instance never holds data between calls, so one instance can serve any number of
- * pipelines in a thread.
+ * pipelines in a thread. A denoising loop can avoid most of the copying with a `GuidedEulerWorkspace`:
+ * its latents and UNet feed live in the instance's memory, so only the UNet output is copied in.
  */
 export class SimdKernels {
   private readonly memory: WebAssembly.Memory;
   private readonly exports: KernelExports;
+  /** Bytes at the start of the memory that belong to pinned views (never grown once set). */
+  private pinnedBytes = 0;
 
   private constructor(instance: WebAssembly.Instance) {
     this.exports = instance.exports as unknown as KernelExports;
@@ -22,15 +25,15 @@ export class SimdKernels {
 
   /** A fresh instance, or null where WebAssembly SIMD is unavailable. */
   static create(): SimdKernels | null {
-    const bytes = kernelBytes();
-    if (!WebAssembly.validate(bytes)) return null;
-    return new SimdKernels(new WebAssembly.Instance(new WebAssembly.Module(bytes), {}));
+    const module = kernelModule();
+    return module ? new SimdKernels(new WebAssembly.Instance(module, {})) : null;
   }
 
   /**
    * The guided ε-prediction Euler step fused with the next UNet input (see `eulerGuidedStepReference`).
    * `unetOutput` is the raw `[uncond; cond]` output (2n), `sample` the current latents (n); writes
-   * `prevSample` (n) and, when given, `nextInput` (2n, the `[x; x]` feed).
+   * `prevSample` (n) and, when given, `nextInput` (2n, the `[x; x]` feed). Arrays that are views of
+   * this instance's memory (a workspace's) are used in place; the others are copied in and out.
    */
   eulerGuidedStep(
     unetOutput: Float32Array,
@@ -40,13 +43,16 @@ export class SimdKernels {
     scalars: GuidedStepScalars,
   ): void {
     const n = sample.length;
-    const [unetAt, sampleAt, prevAt, nextAt] = this.reserve([8 * n, 4 * n, 4 * n, nextInput ? 8 * n : 0]);
+    const arrays = [unetOutput, sample, prevSample, nextInput] as const;
+    const own = arrays.map((array) => array !== null && array.buffer === this.memory.buffer);
+    const scratch = this.reserve(arrays.map((array, i) => (array === null || own[i] ? 0 : array.length * 4)));
+    const at = arrays.map((array, i) => (array !== null && own[i] ? array.byteOffset : scratch[i]));
     const heap = new Float32Array(this.memory.buffer);
-    heap.set(unetOutput, unetAt >> 2);
-    heap.set(sample, sampleAt >> 2);
-    this.exports.euler_guided_step(unetAt, sampleAt, prevAt, nextAt, n, scalars.guidance, scalars.sigmaHat, scalars.dt, scalars.divisor, nextInput ? 1 : 0);
-    prevSample.set(heap.subarray(prevAt >> 2, (prevAt >> 2) + n));
-    if (nextInput) nextInput.set(heap.subarray(nextAt >> 2, (nextAt >> 2) + 2 * n));
+    if (!own[0]) heap.set(unetOutput, at[0] >> 2);
+    if (!own[1]) heap.set(sample, at[1] >> 2);
+    this.exports.euler_guided_step(at[0], at[1], at[2], at[3], n, scalars.guidance, scalars.sigmaHat, scalars.dt, scalars.divisor, nextInput ? 1 : 0);
+    if (!own[2]) prevSample.set(heap.subarray(at[2] >> 2, (at[2] >> 2) + n));
+    if (nextInput && !own[3]) nextInput.set(heap.subarray(at[3] >> 2, (at[3] >> 2) + 2 * n));
   }
 
   /**
@@ -72,17 +78,64 @@ export class SimdKernels {
     return nonFinite;
   }
 
-  /** Byte offsets of consecutive 16-byte-aligned regions of the given byte lengths, growing the memory when needed. */
+  /**
+   * Float32 views of this instance's memory, one per length, for a workspace; `scratchBytes` more
+   * are set aside so that later calls never need to grow the memory (growing would detach the views).
+   */
+  pin(floatLengths: number[], scratchBytes: number): Float32Array[] {
+    if (this.pinnedBytes > 0) throw new Error('SimdKernels.pin: this instance already has pinned views');
+    const offsets = this.reserve([...floatLengths.map((length) => length * 4), scratchBytes]);
+    this.pinnedBytes = offsets[floatLengths.length]; // where the scratch space begins
+    return floatLengths.map((length, i) => new Float32Array(this.memory.buffer, offsets[i], length));
+  }
+
+  /**
+   * Byte offsets of consecutive 16-byte-aligned regions of the given byte lengths after the pinned
+   * views, growing the memory when needed — which an instance with pinned views refuses.
+   */
   private reserve(byteLengths: number[]): number[] {
     const offsets: number[] = [];
-    let end = 0;
+    let end = this.pinnedBytes;
     for (const length of byteLengths) {
       offsets.push(end);
-      end += (length + 15) & ~15;
+      end += align16(length);
     }
     const missing = end - this.memory.buffer.byteLength;
-    if (missing > 0) this.memory.grow(Math.ceil(missing / WASM_PAGE_BYTES));
+    if (missing > 0) {
+      if (this.pinnedBytes > 0) throw new Error(`SimdKernels: a workspace call needs ${missing} bytes more than were set aside`);
+      this.memory.grow(Math.ceil(missing / WASM_PAGE_BYTES));
+    }
     return offsets;
+  }
+}
+
+/**
+ * The buffers of one guided Euler denoising loop in WebAssembly memory: two latents buffers the loop
+ * alternates between and the `[x; x]` UNet feed, written in place by each step for the next UNet call.
+ * Only the UNet output is copied in per step. Create one per loop; copy the final latents out
+ * (`latents.slice()`) if they outlive it.
+ */
+export class GuidedEulerWorkspace {
+  private constructor(
+    readonly kernels: SimdKernels,
+    /** the two latents buffers [1, 4, h, w] */
+    readonly latents: readonly [Float32Array, Float32Array],
+    /** the UNet `sample` feed, [x; x] */
+    readonly feed: Float32Array,
+  ) {}
+
+  /** A workspace for a denoising loop over `n` latents, or null when the JavaScript loops are selected. */
+  static forLoop(n: number): GuidedEulerWorkspace | null {
+    return simdKernels() ? GuidedEulerWorkspace.create(n) : null;
+  }
+
+  /** A workspace for latents of `n` values, or null where WebAssembly SIMD is unavailable. */
+  static create(n: number): GuidedEulerWorkspace | null {
+    const kernels = SimdKernels.create();
+    if (!kernels) return null;
+    // scratch: the UNet output (2n) copied in by each step
+    const [a, b, feed] = kernels.pin([n, n, 2 * n], 8 * n);
+    return new GuidedEulerWorkspace(kernels, [a, b], feed);
   }
 }
 
@@ -111,10 +164,18 @@ const PIXEL_SLICE = 4096;
 
 const WASM_PAGE_BYTES = 65536;
 
-let cachedBytes: Uint8Array | undefined;
-function kernelBytes(): Uint8Array {
-  cachedBytes ??= new Uint8Array(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
-  return cachedBytes;
+function align16(bytes: number): number {
+  return (bytes + 15) & ~15;
+}
+
+let cachedModule: WebAssembly.Module | null | undefined;
+/** The compiled kernels (compiled once per thread), or null where WebAssembly SIMD is unavailable. */
+function kernelModule(): WebAssembly.Module | null {
+  if (cachedModule === undefined) {
+    const bytes = new Uint8Array(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+    cachedModule = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  }
+  return cachedModule;
 }
 
 /** Which implementation of the elementwise loops a process uses. */

@@ -4,7 +4,7 @@ import { EulerDiscreteScheduler } from '../../pipelines/schedulers/euler-discret
 import { SDXL_SCHEDULER_CONFIG } from '../../pipelines/schedulers/sdxl-default-config.js';
 import { assembleKernels } from '../../pipelines/simd/assemble.js';
 import { KERNELS_WASM_BASE64 } from '../../pipelines/simd/kernels-wasm.js';
-import { SimdKernels, eulerGuidedStepReference, simdKernels, type GuidedStepScalars } from '../../pipelines/simd/kernels.js';
+import { GuidedEulerWorkspace, SimdKernels, eulerGuidedStepReference, simdKernels, type GuidedStepScalars } from '../../pipelines/simd/kernels.js';
 import { decodedToRgbReference, decodedValueToByte } from '../../pipelines/vae.js';
 import { spreadFloat32 } from '../support/float32-values.js';
 
@@ -104,6 +104,46 @@ describe('euler_guided_step equals the JavaScript reference bit for bit', () => 
     const prevSmall = new Float32Array(6);
     kernels!.eulerGuidedStep(smallUnet, small, prevSmall, null, scalars);
     expect(bitMismatches(prevSmall, expectedSmall)).toEqual([]);
+  });
+});
+
+describe('GuidedEulerWorkspace', () => {
+  it('steps in place on its own buffers with the bits of the reference, over a whole loop', () => {
+    const n = 4 * 9 * 7;
+    const scheduler = new EulerDiscreteScheduler(SDXL_SCHEDULER_CONFIG);
+    const reference = new EulerDiscreteScheduler(SDXL_SCHEDULER_CONFIG);
+    for (const s of [scheduler, reference]) s.setTimesteps(10);
+    const workspace = GuidedEulerWorkspace.create(n)!;
+    expect(workspace).not.toBeNull();
+    let [latents, spare] = workspace.latents;
+    latents.set(values(n, 21, 14));
+    let referenceLatents = latents.slice();
+    const referenceFeed = new Float32Array(2 * n);
+    const feedBefore = workspace.feed;
+    for (let i = 0; i < 9; i++) {
+      const t = scheduler.timesteps[i];
+      const unet = values(2 * n, 300 + i, 1);
+      const hasNext = i + 1 < 9;
+      scheduler.guidedStep(unet, 6, t, latents, spare, hasNext ? workspace.feed : null, workspace.kernels);
+      const next = new Float32Array(n);
+      reference.guidedStep(unet, 6, t, referenceLatents, next, hasNext ? referenceFeed : null, null);
+      [latents, spare] = [spare, latents];
+      referenceLatents = next;
+      expect(bitMismatches(latents, referenceLatents)).toEqual([]);
+      if (hasNext) expect(bitMismatches(workspace.feed, referenceFeed)).toEqual([]);
+    }
+    // the views were never detached by a memory growth
+    expect(workspace.feed).toBe(feedBefore);
+    expect(workspace.feed.length).toBe(2 * n);
+  });
+
+  it('refuses a call that would grow its memory (which would detach its views)', () => {
+    const workspace = GuidedEulerWorkspace.create(16)!;
+    const big = 1 << 16;
+    expect(() => workspace.kernels.eulerGuidedStep(new Float32Array(2 * big), new Float32Array(big), new Float32Array(big), null, {
+      guidance: 5, sigmaHat: 1, dt: -0.5, divisor: 1.5,
+    })).toThrow(/set aside/);
+    expect(workspace.feed.length).toBe(32);
   });
 });
 
