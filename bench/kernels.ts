@@ -1,14 +1,16 @@
 /**
  * Elementwise kernel benchmark: the WebAssembly SIMD kernels (pipelines/simd/kernels.wat) against the
  * JavaScript loops they replace, side by side in one process, at SDXL's real sizes — the fused guided
- * Euler step on [1, 4, 128, 128] latents (one per UNet call) and the decoder-output → 8-bit pixel
- * conversion of a 1024×1024 image (one per image). Rounds alternate the two implementations; every
+ * Euler step on [1, 4, 128, 128] latents (one per UNet call), the Box–Muller half of `randn` for the
+ * initial latents (one per trajectory) and the decoder-output → 8-bit pixel conversion of a 1024×1024
+ * image (one per image). Rounds alternate the two implementations; every
  * round also checks that both give the same bits. Prints medians and the ratio.
  *
  *   npx tsx bench/kernels.ts [--size 1024] [--rounds 15]
  */
 import { parseArgs } from 'node:util';
 import { SimdKernels, eulerGuidedStepReference, type GuidedStepScalars } from '../pipelines/simd/kernels.js';
+import { boxMuller16Reference } from '../pipelines/noise/torch-generator.js';
 import { decodedToRgbReference } from '../pipelines/vae.js';
 
 const { values } = parseArgs({
@@ -55,7 +57,8 @@ const plane = size * size;
 const decoded = normalish(3 * plane, 3, 0.6);
 
 const stepsPerRound = 40;
-const timings = { stepJs: [] as number[], stepSimd: [] as number[], pixelsJs: [] as number[], pixelsSimd: [] as number[] };
+const uniforms = Float32Array.from(normalish(n, 4, 1), (x) => Math.floor((x / 4 + 0.5) * 2 ** 24) * 2 ** -24).map((u) => Math.min(Math.max(u, 0), 1 - 2 ** -24));
+const timings = { stepJs: [] as number[], stepSimd: [] as number[], pixelsJs: [] as number[], pixelsSimd: [] as number[], randnJs: [] as number[], randnSimd: [] as number[] };
 let identical = true;
 for (let round = 0; round <= rounds; round++) {
   const prevJs = new Float32Array(n);
@@ -77,12 +80,24 @@ for (let round = 0; round <= rounds; round++) {
   const nonFinite = kernels.decodedToRgb(decoded, plane, bytes);
   const pixelsSimdMs = performance.now() - started;
 
+  const normalsJs = uniforms.slice();
+  started = performance.now();
+  for (let start = 0; start + 16 <= n; start += 16) boxMuller16Reference(normalsJs, start);
+  const randnJsMs = performance.now() - started;
+  const normalsSimd = uniforms.slice();
+  started = performance.now();
+  kernels.boxMuller16(normalsSimd, Math.floor(n / 16));
+  const randnSimdMs = performance.now() - started;
+
+  identical &&= sameBits(normalsJs, normalsSimd);
   identical &&= sameBits(prevJs, prevSimd) && sameBits(nextJs, nextSimd) && nonFinite === 0 && sameBits(pixelsJs.image!.data, bytes);
   if (round === 0) continue; // warm-up: compilation and tier-up of both
   timings.stepJs.push(stepJs);
   timings.stepSimd.push(stepSimd);
   timings.pixelsJs.push(pixelsJsMs);
   timings.pixelsSimd.push(pixelsSimdMs);
+  timings.randnJs.push(randnJsMs);
+  timings.randnSimd.push(randnSimdMs);
 }
 
 const line = (what: string, js: number[], simd: number[], perImage: number) =>
@@ -92,6 +107,7 @@ const line = (what: string, js: number[], simd: number[], perImage: number) =>
   );
 console.log(`${size}x${size} image, latents [1, 4, ${size / 8}, ${size / 8}]; medians of ${rounds} rounds after a warm-up`);
 line('guided Euler step (CFG + step + next UNet input)', timings.stepJs, timings.stepSimd, 40);
+line('Box-Muller of the initial latents (randn without the MT19937 draws)', timings.randnJs, timings.randnSimd, 1);
 line('decoder output -> RGB bytes', timings.pixelsJs, timings.pixelsSimd, 1);
 console.log(`identical bits in every round: ${identical}`);
 if (!identical) process.exitCode = 1;

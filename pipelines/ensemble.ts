@@ -98,6 +98,10 @@ export interface EnsembleLoadOptions {
   unloadBaseBeforeRefiner?: boolean;
   /** ONNX Runtime intra-op threads per session (default: ORT's choice, one per core) */
   intraOpNumThreads?: number;
+  /** add up process CPU time inside `session.run` for `sessionRunTotals` (benchmarks; costs time per run) */
+  measureSessionCpu?: boolean;
+  /** keep ORT's CPU thread pools spinning after each run (ORT's default; see `SessionOptions.spinBetweenRuns`) */
+  spinBetweenRuns?: boolean;
   /** where model file hashes are cached between runs (optional) */
   hashCacheFile?: string;
   /** bound on the embedding cache */
@@ -129,7 +133,13 @@ export class SdxlEnsemble {
   ) {
     const log = options.log ?? (() => {});
     // every session uses the provider the base UNet actually got (one fallback message, not one per session)
-    const sessionOptions = { provider: baseUnet.provider, log, ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}) };
+    const sessionOptions = {
+      provider: baseUnet.provider,
+      log,
+      ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+      ...(options.measureSessionCpu ? { measureCpu: true } : {}),
+      ...(options.spinBetweenRuns ? { spinBetweenRuns: true } : {}),
+    };
     const cacheId = (role: 'base' | 'refiner', encoder: string, tokenizer: string) => () => this.encoderCacheId(role, encoder, tokenizer);
     this.base = { info: baseInfo, model: toModel(baseInfo, sessionOptions, cacheId, baseUnet) };
     this.refiner = refinerInfo ? { info: refinerInfo, model: toModel(refinerInfo, sessionOptions, cacheId) } : null;
@@ -156,6 +166,8 @@ export class SdxlEnsemble {
       log,
       label: 'base/unet',
       ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+      ...(options.measureSessionCpu ? { measureCpu: true } : {}),
+      ...(options.spinBetweenRuns ? { spinBetweenRuns: true } : {}),
     });
     return new SdxlEnsemble(baseInfo, refinerInfo, options, baseUnet);
   }
@@ -547,6 +559,8 @@ interface ModelSessionOptions {
   provider: string;
   log: (line: string) => void;
   intraOpNumThreads?: number;
+  measureCpu?: boolean;
+  spinBetweenRuns?: boolean;
 }
 
 function textEncoderOf(

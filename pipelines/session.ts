@@ -31,6 +31,17 @@ export interface SessionOptions {
   /** Short name used in log lines, e.g. "base/unet". Defaults to the file path. */
   label?: string;
   intraOpNumThreads?: number;
+  /**
+   * Also add up the process CPU time spent inside `session.run` (`runCpuMs`): two getrusage calls
+   * per run, which cost time with several ORT threads — for benchmarks, off by default.
+   */
+  measureCpu?: boolean;
+  /**
+   * Let ORT's CPU thread-pool threads keep spinning after `run` returns (ORT's own default). Off by
+   * default: between UNet calls this process does its host work, which the spinning threads would
+   * compete with for cores (`session.force_spinning_stop`; spinning resumes with the next run).
+   */
+  spinBetweenRuns?: boolean;
 }
 
 /** Metadata of one declared input or output. `shape` is empty for rank-0 tensors. */
@@ -46,7 +57,7 @@ const INT_TYPES = new Set(['int64', 'int32', 'int16', 'int8', 'uint8', 'uint16',
 export class OnnxSession {
   /** Milliseconds spent inside `session.run` since creation (for overhead accounting). */
   runMs = 0;
-  /** Process CPU milliseconds (user + system, all threads) spent inside `session.run`. */
+  /** Process CPU milliseconds (user + system, all threads) spent inside `session.run`; 0 unless `measureCpu`. */
   runCpuMs = 0;
   runCount = 0;
   private disposed = false;
@@ -59,6 +70,7 @@ export class OnnxSession {
     readonly inputs: readonly IoSpec[],
     readonly outputs: readonly IoSpec[],
     private readonly log: (line: string) => void,
+    private readonly measureCpu: boolean,
   ) {}
 
   /**
@@ -74,6 +86,8 @@ export class OnnxSession {
     const base: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+      // onnxruntime-node passes `extra` as flat session config entries (string values)
+      ...(options.spinBetweenRuns ? {} : { extra: { 'session.force_spinning_stop': '1' } }),
     };
     let session: ort.InferenceSession;
     let provider = requested;
@@ -97,7 +111,7 @@ export class OnnxSession {
     log(`${label}: running on ${provider}`);
     const inputs = session.inputMetadata.map(toIoSpec);
     const outputs = session.outputMetadata.map(toIoSpec);
-    return new OnnxSession(session, path, provider, label, inputs, outputs, log);
+    return new OnnxSession(session, path, provider, label, inputs, outputs, log, options.measureCpu === true);
   }
 
   get inputNames(): string[] {
@@ -136,7 +150,7 @@ export class OnnxSession {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const io of this.inputs) ortFeeds[io.name] = toOrtTensor(io, feeds[io.name], this.label);
     const started = performance.now();
-    const cpuStarted = process.cpuUsage();
+    const cpuStarted = this.measureCpu ? process.cpuUsage() : null;
     let results: ort.InferenceSession.ReturnType;
     try {
       results = fetches ? await this.session.run(ortFeeds, [...fetches]) : await this.session.run(ortFeeds);
@@ -147,8 +161,10 @@ export class OnnxSession {
       throw error;
     } finally {
       this.runMs += performance.now() - started;
-      const cpu = process.cpuUsage(cpuStarted);
-      this.runCpuMs += (cpu.user + cpu.system) / 1000;
+      if (cpuStarted) {
+        const cpu = process.cpuUsage(cpuStarted);
+        this.runCpuMs += (cpu.user + cpu.system) / 1000;
+      }
       this.runCount += 1;
     }
     const out: Record<string, FloatTensor> = {};

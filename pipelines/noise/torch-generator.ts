@@ -1,5 +1,6 @@
 import { Float32Bits, logAvx, sinCosAvx } from './avx-mathfun.js';
 import { Mt19937 } from './mt19937.js';
+import { simdKernels } from '../simd/kernels.js';
 
 /**
  * Reproduces `torch.Generator('cpu').manual_seed(seed)` followed by `torch.randn(shape, generator=g)`
@@ -8,7 +9,8 @@ import { Mt19937 } from './mt19937.js';
  *
  * - ≥ 16 elements (every latent): one 24-bit uniform per element, then Box–Muller in blocks of 16 with
  *   the float32 `avx_mathfun` log/sincos; if the count is not a multiple of 16, the last 16 outputs are
- *   recomputed from 16 fresh uniforms (torch's `normal_fill_AVX2`).
+ *   recomputed from 16 fresh uniforms (torch's `normal_fill_AVX2`). The blocks run in the WebAssembly
+ *   SIMD kernel (`pipelines/simd`) unless the JavaScript loops are selected; the bits are the same.
  * - < 16 elements: torch's scalar path, `at::normal_distribution<double>`: 53-bit uniforms from two
  *   32-bit words, r = sqrt(−2·log1p(−u2)), θ = 2π·u1, returns r·cos θ and caches r·sin θ in the
  *   generator for the next scalar draw, each value then rounded to float32. The float64 log1p/sin/cos
@@ -34,8 +36,7 @@ export class TorchGenerator {
   readonly initialSeed: bigint;
   private engine: Mt19937;
   private cachedNormal: number | undefined;
-  private readonly bits = new Float32Bits();
-  private readonly sinCos = new Float64Array(2);
+  private readonly scratch = { bits: new Float32Bits(), sinCos: new Float64Array(2) };
 
   constructor(seed: TorchSeed) {
     this.initialSeed = normalizeSeed(seed);
@@ -76,30 +77,16 @@ export class TorchGenerator {
   private randnVectorPath(count: number): Float32Array {
     const out = new Float32Array(count);
     for (let i = 0; i < count; i++) out[i] = this.uniformFloat32();
-    for (let start = 0; start + VECTOR_PATH_MIN_ELEMENTS <= count; start += VECTOR_PATH_MIN_ELEMENTS) {
-      this.boxMuller16(out, start);
-    }
+    const blocks = Math.floor(count / VECTOR_PATH_MIN_ELEMENTS);
+    const kernels = simdKernels();
+    if (kernels) kernels.boxMuller16(out, blocks);
+    else for (let block = 0; block < blocks; block++) boxMuller16Reference(out, block * VECTOR_PATH_MIN_ELEMENTS, this.scratch);
     if (count % VECTOR_PATH_MIN_ELEMENTS !== 0) {
       const tailStart = count - VECTOR_PATH_MIN_ELEMENTS;
       for (let i = 0; i < VECTOR_PATH_MIN_ELEMENTS; i++) out[tailStart + i] = this.uniformFloat32();
-      this.boxMuller16(out, tailStart);
+      boxMuller16Reference(out, tailStart, this.scratch);
     }
     return out;
-  }
-
-  /** In place: 16 uniforms at `start` → 16 normals (cosines in the first 8, sines in the last 8). */
-  private boxMuller16(data: Float32Array, start: number): void {
-    const f = Math.fround;
-    for (let lane = 0; lane < 8; lane++) {
-      const u1 = f(1 - data[start + lane]);
-      const u2 = data[start + lane + 8];
-      const radius = f(Math.sqrt(f(-2 * logAvx(u1, this.bits))));
-      const theta = f(TWO_PI_FLOAT32 * u2);
-      sinCosAvx(theta, this.sinCos);
-      // torch stores fma(n, std = 1, mean = 0): adding +0 turns a −0 into +0
-      data[start + lane] = f(radius * this.sinCos[1]) + 0;
-      data[start + lane + 8] = f(radius * this.sinCos[0]) + 0;
-    }
   }
 
   private randnScalarPath(count: number): Float32Array {
@@ -121,6 +108,29 @@ export class TorchGenerator {
     const theta = 2 * Math.PI * u1;
     this.cachedNormal = radius * Math.sin(theta);
     return radius * Math.cos(theta);
+  }
+}
+
+/**
+ * In place: 16 uniforms at `start` → 16 normals (cosines in the first 8, sines in the last 8), the
+ * JavaScript form of one block of torch's AVX2 Box–Muller (`SimdKernels.boxMuller16` runs many).
+ */
+export function boxMuller16Reference(
+  data: Float32Array,
+  start: number,
+  scratch: { bits: Float32Bits; sinCos: Float64Array } = { bits: new Float32Bits(), sinCos: new Float64Array(2) },
+): void {
+  const f = Math.fround;
+  const { bits, sinCos } = scratch;
+  for (let lane = 0; lane < 8; lane++) {
+    const u1 = f(1 - data[start + lane]);
+    const u2 = data[start + lane + 8];
+    const radius = f(Math.sqrt(f(-2 * logAvx(u1, bits))));
+    const theta = f(TWO_PI_FLOAT32 * u2);
+    sinCosAvx(theta, sinCos);
+    // torch stores fma(n, std = 1, mean = 0): adding +0 turns a −0 into +0
+    data[start + lane] = f(radius * sinCos[1]) + 0;
+    data[start + lane + 8] = f(radius * sinCos[0]) + 0;
   }
 }
 

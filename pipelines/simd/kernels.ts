@@ -79,6 +79,35 @@ export class SimdKernels {
   }
 
   /**
+   * torch's AVX2 Box–Muller (see `TorchGenerator`), in place: each of the first `blocks` blocks of 16
+   * uniforms in `data` becomes 16 standard normals, bit for bit what the JavaScript path computes.
+   */
+  boxMuller16(data: Float32Array, blocks: number): void {
+    const count = blocks * 16;
+    if (count > data.length) throw new RangeError(`boxMuller16: ${blocks} blocks need ${count} values, got ${data.length}`);
+    const [at] = this.reserve([count * 4]);
+    const heap = new Float32Array(this.memory.buffer, at, count);
+    heap.set(data.subarray(0, count));
+    this.exports.box_muller16(at, blocks);
+    data.set(heap);
+  }
+
+  /** float32(a·b + c) with one rounding per element (the kernels' emulated FMA; for tests). */
+  fma32(a: Float32Array, b: Float32Array, c: Float32Array): Float32Array {
+    const n = a.length;
+    if (b.length !== n || c.length !== n) throw new RangeError('fma32: a, b and c must have the same length');
+    const padded = (n + 3) & ~3;
+    const offsets = this.reserve([padded * 4, padded * 4, padded * 4, padded * 4]);
+    const heap = new Float32Array(this.memory.buffer);
+    [a, b, c].forEach((values, i) => {
+      heap.fill(0, offsets[i] >> 2, (offsets[i] >> 2) + padded);
+      heap.set(values, offsets[i] >> 2);
+    });
+    this.exports.fma32x4(offsets[0], offsets[1], offsets[2], offsets[3], padded);
+    return heap.slice(offsets[3] >> 2, (offsets[3] >> 2) + n);
+  }
+
+  /**
    * Float32 views of this instance's memory, one per length, for a workspace; `scratchBytes` more
    * are set aside so that later calls never need to grow the memory (growing would detach the views).
    */
@@ -157,6 +186,8 @@ interface KernelExports {
     guidance: number, sigmaHat: number, dt: number, divisor: number, writeNext: number,
   ): void;
   decoded_to_rgb(src: number, dst: number, scratch: number, plane: number): number;
+  box_muller16(data: number, blocks: number): void;
+  fma32x4(a: number, b: number, c: number, out: number, n: number): void;
 }
 
 /** Pixels per `decoded_to_rgb` call: 12 KiB of float32 per channel in, 12 KiB of bytes out. */

@@ -120,6 +120,22 @@ describe('OnnxSession', () => {
     await ranked.dispose();
   });
 
+  it('adds up CPU time inside run only when asked (measureCpu), wall time always', async () => {
+    const big = { inp: { data: new Float32Array(1 << 20).fill(0.5), dims: [1 << 20] } };
+    const measured = await OnnxSession.create(castGraph('cpu-on.onnx', ['float32', ['n']], ['float16', ['n']]), { measureCpu: true });
+    const plain = await OnnxSession.create(castGraph('cpu-off.onnx', ['float32', ['n']], ['float16', ['n']]));
+    for (let i = 0; i < 10; i++) {
+      await measured.run(big);
+      await plain.run(big);
+    }
+    expect(measured.runCpuMs).toBeGreaterThan(0);
+    expect(plain.runCpuMs).toBe(0);
+    expect(plain.runMs).toBeGreaterThan(0);
+    expect(plain.runCount).toBe(10);
+    await measured.dispose();
+    await plain.dispose();
+  });
+
   it('converts float16 inputs and outputs', async () => {
     const session = await OnnxSession.create(castGraph('half-io.onnx', ['float16', ['n']], ['float16', ['n']]));
     expect(session.usesFloat16).toBe(true);

@@ -5,6 +5,7 @@ import { SDXL_SCHEDULER_CONFIG } from '../../pipelines/schedulers/sdxl-default-c
 import { assembleKernels } from '../../pipelines/simd/assemble.js';
 import { KERNELS_WASM_BASE64 } from '../../pipelines/simd/kernels-wasm.js';
 import { GuidedEulerWorkspace, SimdKernels, eulerGuidedStepReference, simdKernels, type GuidedStepScalars } from '../../pipelines/simd/kernels.js';
+import { boxMuller16Reference } from '../../pipelines/noise/torch-generator.js';
 import { decodedToRgbReference, decodedValueToByte } from '../../pipelines/vae.js';
 import { spreadFloat32 } from '../support/float32-values.js';
 
@@ -144,6 +145,49 @@ describe('GuidedEulerWorkspace', () => {
       guidance: 5, sigmaHat: 1, dt: -0.5, divisor: 1.5,
     })).toThrow(/set aside/);
     expect(workspace.feed.length).toBe(32);
+  });
+});
+
+describe('box_muller16 equals the JavaScript Box–Muller bit for bit', () => {
+  /** 24-bit uniforms k·2^-24: the extremes, every quadrant boundary of θ = 2π·u, and a random spread. */
+  function uniforms(): Float32Array {
+    const k: number[] = [0, 1, 2, 3, 2 ** 24 - 1, 2 ** 24 - 2, 2 ** 23, 2 ** 22, 1 << 12];
+    for (let eighth = 0; eighth <= 8; eighth++) {
+      const centre = eighth * 2 ** 21;
+      for (let d = -40; d <= 40; d++) if (centre + d >= 0 && centre + d < 2 ** 24) k.push(centre + d);
+    }
+    let state = 17;
+    while (k.length % 16 !== 0 || k.length < 1 << 16) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      k.push(state >>> 8);
+    }
+    // the same specials in both halves of blocks: as radius uniforms (lanes 0..7) and as angles (8..15)
+    const out = Float32Array.from(k, (value) => value * 2 ** -24);
+    const mirrored = new Float32Array(out.length * 2);
+    mirrored.set(out);
+    for (let block = 0; block < out.length / 16; block++) {
+      mirrored.set(out.subarray(block * 16 + 8, block * 16 + 16), out.length + block * 16);
+      mirrored.set(out.subarray(block * 16, block * 16 + 8), out.length + block * 16 + 8);
+    }
+    return mirrored;
+  }
+
+  it('on every edge and 65,536 random uniforms', () => {
+    const data = uniforms();
+    const expected = data.slice();
+    for (let start = 0; start < expected.length; start += 16) boxMuller16Reference(expected, start);
+    const actual = data.slice();
+    kernels!.boxMuller16(actual, actual.length / 16);
+    expect(bitMismatches(actual, expected)).toEqual([]);
+    expect(Array.from(actual.subarray(0, 64)).every(Number.isFinite)).toBe(true);
+  });
+
+  it('leaves values after the given blocks alone', () => {
+    const data = uniforms().subarray(0, 40);
+    const copy = data.slice();
+    kernels!.boxMuller16(data, 2);
+    expect(Array.from(data.subarray(32))).toEqual(Array.from(copy.subarray(32)));
+    expect(() => kernels!.boxMuller16(data, 3)).toThrow(/3 blocks/);
   });
 });
 
