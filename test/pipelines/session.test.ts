@@ -136,6 +136,17 @@ describe('OnnxSession', () => {
     await plain.dispose();
   });
 
+  it('accepts both thread-pool spinning behaviours (ORT session config) and gives the same outputs', async () => {
+    const inputs = { inp: { data: Float32Array.from({ length: 4096 }, (_, i) => i / 7), dims: [4096] } };
+    const stopping = await OnnxSession.create(castGraph('spin-stop.onnx', ['float32', ['n']], ['float16', ['n']]));
+    const spinning = await OnnxSession.create(castGraph('spin-keep.onnx', ['float32', ['n']], ['float16', ['n']]), { spinBetweenRuns: true });
+    const a = await stopping.run(inputs);
+    const b = await spinning.run(inputs);
+    expect(Array.from(a.out.data)).toEqual(Array.from(b.out.data));
+    await stopping.dispose();
+    await spinning.dispose();
+  });
+
   it('converts float16 inputs and outputs', async () => {
     const session = await OnnxSession.create(castGraph('half-io.onnx', ['float16', ['n']], ['float16', ['n']]));
     expect(session.usesFloat16).toBe(true);
