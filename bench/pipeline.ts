@@ -19,11 +19,14 @@
  * the plain JavaScript loops, the images are compared byte for byte, and both overheads are reported.
  *
  *   npx tsx bench/pipeline.ts [--unet-width 64] [--size 1024] [--steps 40] [--images 2] [--threads N]
- *                             [--kernels both|wasm-simd|js] [--compare-spinning] [--cpu on|off] [--cache-dir DIR]
+ *                             [--kernels both|wasm-simd|js] [--spin-between-runs] [--compare-spinning [--rounds 3]]
+ *                             [--cpu on|off] [--skip-sharing] [--cache-dir DIR]
  *
  * Sessions stop ORT's thread-pool spinning when a run returns (`spinBetweenRuns` off, see
- * pipelines/session.ts); `--compare-spinning` alternates such an ensemble with one that keeps ORT's
- * default spinning (both with the SIMD kernels) instead of comparing kernels.
+ * pipelines/session.ts); `--spin-between-runs` keeps ORT's default spinning instead. Two behaviours
+ * cannot share a process fairly (one pool's spinning slows the other's runs), so `--compare-spinning`
+ * runs this benchmark as child processes, `--rounds` pairs of them in alternating order (SIMD kernels,
+ * no sharing part), and reports the medians side by side.
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,11 +46,20 @@ const { values } = parseArgs({
     images: { type: 'string', default: '2' },
     threads: { type: 'string' },
     kernels: { type: 'string', default: 'both' },
+    'spin-between-runs': { type: 'boolean', default: false },
     'compare-spinning': { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
+    'skip-sharing': { type: 'boolean', default: false },
+    'summary-json': { type: 'boolean', default: false },
     cpu: { type: 'string' },
     'cache-dir': { type: 'string', default: join(tmpdir(), 'refinery-bench-models') },
   },
 });
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
 const unetWidth = Number(values['unet-width']);
 const size = Number(values.size);
 const steps = Number(values.steps);
@@ -60,29 +72,54 @@ if (values.cpu !== undefined && !['on', 'off'].includes(values.cpu)) throw new E
 const measureCpu = values.cpu ? values.cpu === 'on' : threads === 1;
 const kernelChoices: KernelChoice[] = kernelOption === 'both' ? ['wasm-simd', 'js'] : [kernelOption as KernelChoice];
 
-const folders = await ensureTinyModels(values['cache-dir']!, { unetWidth });
-const loadEnsemble = (spinBetweenRuns: boolean) =>
-  SdxlEnsemble.load({
-    base: folders.base,
-    refiner: folders.refiner,
-    measureSessionCpu: measureCpu,
-    spinBetweenRuns,
-    ...(threads ? { intraOpNumThreads: threads } : {}),
-  });
-const ensemble = await loadEnsemble(false);
+if (values['compare-spinning']) {
+  await compareSpinning();
+  process.exit(0);
+}
 
-/** What the timed images alternate between: kernel choices, or spinning behaviours. */
+/** Children of this script, alternating both spinning behaviours; prints their medians side by side. */
+async function compareSpinning(): Promise<void> {
+  const { execFileSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const forwarded = process.argv.slice(2).filter((arg) => arg !== '--compare-spinning');
+  const rounds = Number(values.rounds);
+  const results: Record<string, { wallShare: number; hostMs: number }[]> = { stop: [], spin: [] };
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? ['stop', 'spin'] : ['spin', 'stop'];
+    for (const behaviour of order) {
+      const args = [...forwarded, '--kernels', 'wasm-simd', '--skip-sharing', '--summary-json', ...(behaviour === 'spin' ? ['--spin-between-runs'] : [])];
+      const output = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { encoding: 'utf8' });
+      const line = output.split('\n').find((text) => text.startsWith('SUMMARY '));
+      if (!line) throw new Error(`child benchmark printed no SUMMARY line:\n${output}`);
+      const summary = JSON.parse(line.slice('SUMMARY '.length)) as { wallShare: number; hostWallMs: number };
+      results[behaviour].push({ wallShare: summary.wallShare, hostMs: summary.hostWallMs });
+      console.log(`round ${round + 1}, ${behaviour === 'stop' ? 'spinning stops after each run' : 'ORT default spinning'}: median wall share ${(summary.wallShare * 100).toFixed(2)} % (${summary.hostWallMs.toFixed(0)} ms outside session.run)`);
+    }
+  }
+  const medianOf = (behaviour: string, pick: (r: { wallShare: number; hostMs: number }) => number) => median(results[behaviour].map(pick));
+  console.log(
+    `side by side (${rounds} alternating process pairs, ${values.images} images each): wall time outside session.run per image, ORT default spinning ÷ spinning stops = ` +
+      `${(medianOf('spin', (r) => r.hostMs) / medianOf('stop', (r) => r.hostMs)).toFixed(2)}x (${medianOf('spin', (r) => r.hostMs).toFixed(0)} vs ${medianOf('stop', (r) => r.hostMs).toFixed(0)} ms; ` +
+      `wall share ${(medianOf('spin', (r) => r.wallShare) * 100).toFixed(2)} % vs ${(medianOf('stop', (r) => r.wallShare) * 100).toFixed(2)} %)`,
+  );
+}
+
+const folders = await ensureTinyModels(values['cache-dir']!, { unetWidth });
+const ensemble = await SdxlEnsemble.load({
+  base: folders.base,
+  refiner: folders.refiner,
+  measureSessionCpu: measureCpu,
+  spinBetweenRuns: values['spin-between-runs'],
+  ...(threads ? { intraOpNumThreads: threads } : {}),
+});
+
+/** What the timed images alternate between: the kernel choices. */
 interface Configuration {
   label: string;
   kernels: KernelChoice;
   ensemble: SdxlEnsemble;
 }
-const configurations: Configuration[] = values['compare-spinning']
-  ? [
-      { label: 'spinning stops after each run', kernels: 'wasm-simd', ensemble },
-      { label: 'ORT default spinning', kernels: 'wasm-simd', ensemble: await loadEnsemble(true) },
-    ]
-  : kernelChoices.map((kernels) => ({ label: kernels, kernels, ensemble }));
+const configurations: Configuration[] = kernelChoices.map((kernels) => ({ label: kernels, kernels, ensemble }));
 const spec = (seed: number): TrajectorySpec => ({
   prompt: 'a photograph of an astronaut riding a horse',
   negativePrompt: null,
@@ -101,18 +138,13 @@ console.log(
 const percent = (part: number, whole: number) => `${((part / whole) * 100).toFixed(2)} %`;
 
 // warm-up: session creation, first-run allocations, embedding cache for the prompt
-for (const warming of new Set(configurations.map((c) => c.ensemble))) await warming.generate(spec(0), [branch]);
+await ensemble.generate(spec(0), [branch]);
 
 let gcPauseMs = 0;
 const gcObserver = new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) gcPauseMs += entry.duration;
 });
 gcObserver.observe({ entryTypes: ['gc'] });
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 
 interface ImageMeasure {
   wall: number;
@@ -212,8 +244,15 @@ if (configurations.length === 2) {
   );
 }
 selectKernels(configurations[0].kernels);
-if (configurations[1] && configurations[1].ensemble !== ensemble) await configurations[1].ensemble.dispose();
 gcObserver.disconnect();
+if (values['summary-json']) {
+  const first = measures[0];
+  console.log(`SUMMARY ${JSON.stringify({ wallShare: median(first.map((m) => (m.wall - m.inRun) / m.wall)), hostWallMs: median(first.map((m) => m.wall - m.inRun)) })}`);
+}
+if (values['skip-sharing']) {
+  await ensemble.dispose();
+  process.exit(0);
+}
 
 // sharing: one base trajectory for three branches vs three independent runs
 const branches: Branch[] = [{ mode: 'ensemble', handoff: 0.8 }, { mode: 'ensemble', handoff: 0.5 }, { mode: 'base-only' }];
