@@ -4,7 +4,7 @@ import { EmbeddingCache } from './embedding-cache.js';
 import { UserError } from './errors.js';
 import { generationTexts, type GenerationRecord } from './image/metadata.js';
 import type { PngText, RgbImage } from './image/png.js';
-import { hashModelFolder, validateSdxlFolder, type ModelFolderHash, type SdxlFolderInfo, type TextEncoderInfo } from './model-folder.js';
+import { hashModelFolder, validateSdxlFolder, type ModelFolderHash, type SdxlFolderInfo } from './model-folder.js';
 import { TorchGenerator } from './noise/torch-generator.js';
 import { ensembleSplit, handoffCutoff, sdeditSplit } from './plan.js';
 import { createScheduler, resolveSchedulerChoice } from './schedulers/registry.js';

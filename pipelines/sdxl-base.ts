@@ -1,7 +1,5 @@
 import type { EmbeddingCache } from './embedding-cache.js';
-import { predictNoise } from './guidance.js';
-import { GuidedEulerWorkspace } from './simd/kernels.js';
-import { EulerDiscreteScheduler } from './schedulers/euler-discrete.js';
+import { denoise } from './denoise.js';
 import type { DiffusionScheduler, NoiseSource } from './schedulers/types.js';
 import type { HostTensor, LazySession } from './session.js';
 import { encodeBaseConditioning, type TextEncoder } from './text-encoding.js';
@@ -114,7 +112,6 @@ export async function runSdxlBase(model: SdxlModel, request: BaseRequest, contex
   const scheduler = request.scheduler;
   scheduler.setTimesteps(request.steps);
   scheduler.setBeginIndex(0);
-  const timesteps = scheduler.timesteps;
 
   // 4. prepare latents: one draw from a fresh generator; the same generator feeds stochastic steps
   const generator = context.createGenerator(request.seed);
@@ -127,57 +124,28 @@ export async function runSdxlBase(model: SdxlModel, request: BaseRequest, contex
   if (mismatch) throw new Error(`${model.dir}: base UNet does not take 6 time ids: ${mismatch}`);
   const conditioning = { ...text, timeIds: timeIdsFeed(rows, guided) };
 
-  // 6. denoising loop over timesteps[0 : stopAfter]
-  const unet = await model.unet.get();
+  // 6. denoising loop over timesteps[0 : stopAfter], copying out the requested snapshots
   const snapshotAfter = new Set(request.snapshotAfter ?? []);
   const snapshots = new Map<number, LatentSnapshot>();
-  // buffers reused by every step: the UNet input, the CFG feed and ε, and a spare for the next latents
-  const workspace: { sample?: Float32Array; guided?: Float32Array } = {};
-  // guided ε-prediction Euler without rescale: CFG, step and the next UNet input in one pass (same bits)
-  const fusedStep =
-    guided && !(request.guidanceRescale && request.guidanceRescale > 0) && scheduler instanceof EulerDiscreteScheduler && scheduler.supportsGuidedStep
-      ? scheduler
-      : null;
-  // with the SIMD kernels the latents and the [x; x] feed live in WebAssembly memory: no copies per step
-  const simd = fusedStep ? GuidedEulerWorkspace.forLoop(latents.length) : null;
-  if (simd) {
-    simd.latents[0].set(latents);
-    latents = simd.latents[0];
-    workspace.sample = simd.feed;
-  }
-  let inputReady = false;
-  const modelInputBuffer = new Float32Array(latents.length);
-  let spareLatents: Float32Array = simd ? simd.latents[1] : new Float32Array(latents.length);
   const loopStart = performance.now();
   if (snapshotAfter.has(0)) snapshots.set(0, { latents: Float32Array.from(latents), denoiseMs: 0 });
-  for (let i = 0; i < stopAfter; i++) {
-    const t = timesteps[i];
-    // the fused step already wrote this step's [x; x] UNet feed into the workspace
-    const modelInput = inputReady ? modelInputBuffer : scheduler.scaleModelInput(latents, t, modelInputBuffer);
-    const noise = await predictNoise(unet, modelInput, latentDims, t, conditioning, {
-      guidanceScale: request.guidance,
-      guidanceRescale: request.guidanceRescale,
-      workspace,
-      sampleReady: inputReady,
-      raw: fusedStep !== null,
-      inspectFeeds: context.inspectUnetFeeds && ((feeds) => context.inspectUnetFeeds!('base', feeds)),
-    });
-    let next: Float32Array;
-    if (fusedStep) {
-      const hasNextStep = i + 1 < stopAfter;
-      fusedStep.guidedStep(noise, request.guidance, t, latents, spareLatents, hasNextStep ? workspace.sample! : null, simd?.kernels);
-      inputReady = hasNextStep;
-      next = spareLatents;
-    } else {
-      next = scheduler.step(noise, t, latents, generator, { prevSample: spareLatents }).prevSample;
-    }
-    // when the scheduler wrote into the spare, the previous latents become the next spare
-    if (next === spareLatents) spareLatents = latents;
-    latents = next;
-    if (snapshotAfter.has(i + 1)) snapshots.set(i + 1, { latents: Float32Array.from(latents), denoiseMs: performance.now() - loopStart });
-  }
+  latents = await denoise({
+    unet: await model.unet.get(),
+    scheduler,
+    from: 0,
+    to: stopAfter,
+    latents,
+    latentDims,
+    conditioning,
+    guidance: request.guidance,
+    guidanceRescale: request.guidanceRescale,
+    generator,
+    inspectFeeds: context.inspectUnetFeeds && ((feeds) => context.inspectUnetFeeds!('base', feeds)),
+    afterStep: (stepsDone, current) => {
+      if (snapshotAfter.has(stepsDone)) snapshots.set(stepsDone, { latents: Float32Array.from(current), denoiseMs: performance.now() - loopStart });
+    },
+  });
 
-  // 7. return raw latents (output_type="latent"), as an ordinary array when they lived in the workspace
-  if (simd) latents = latents.slice();
+  // 7. return raw latents (output_type="latent")
   return { latents, latentDims, snapshots, stepsRun: stopAfter, timings: { textEncodeMs, denoiseMs: performance.now() - loopStart } };
 }

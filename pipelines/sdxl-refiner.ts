@@ -1,6 +1,4 @@
-import { predictNoise } from './guidance.js';
-import { GuidedEulerWorkspace } from './simd/kernels.js';
-import { EulerDiscreteScheduler } from './schedulers/euler-discrete.js';
+import { denoise } from './denoise.js';
 import type { RgbImage } from './image/png.js';
 import type { DiffusionScheduler } from './schedulers/types.js';
 import type { PipelineContext, SdxlModel } from './sdxl-base.js';
@@ -106,53 +104,22 @@ export async function runSdxlRefiner(model: SdxlModel, request: RefinerRequest, 
   const conditioning = { ...text, timeIds: timeIdsFeed(rows, guided) };
 
   // 6. denoising loop over timesteps[beginIndex:]
-  const unet = await model.unet.get();
-  // buffers reused by every step: the UNet input, the CFG feed and ε, and a spare for the next latents
-  const workspace: { sample?: Float32Array; guided?: Float32Array } = {};
-  // guided ε-prediction Euler without rescale: CFG, step and the next UNet input in one pass (same bits)
-  const fusedStep =
-    guided && !(request.guidanceRescale && request.guidanceRescale > 0) && scheduler instanceof EulerDiscreteScheduler && scheduler.supportsGuidedStep
-      ? scheduler
-      : null;
-  // with the SIMD kernels the latents and the [x; x] feed live in WebAssembly memory: no copies per step
-  const simd = fusedStep ? GuidedEulerWorkspace.forLoop(latents.length) : null;
-  if (simd) {
-    simd.latents[0].set(latents);
-    latents = simd.latents[0];
-    workspace.sample = simd.feed;
-  }
-  let inputReady = false;
-  const modelInputBuffer = new Float32Array(latents.length);
-  let spareLatents: Float32Array = simd ? simd.latents[1] : new Float32Array(latents.length);
   const loopStart = performance.now();
-  for (let i = beginIndex; i < timesteps.length; i++) {
-    const t = timesteps[i];
-    // the fused step already wrote this step's [x; x] UNet feed into the workspace
-    const modelInput = inputReady ? modelInputBuffer : scheduler.scaleModelInput(latents, t, modelInputBuffer);
-    const noise = await predictNoise(unet, modelInput, latentDims, t, conditioning, {
-      guidanceScale: request.guidance,
-      guidanceRescale: request.guidanceRescale,
-      workspace,
-      sampleReady: inputReady,
-      raw: fusedStep !== null,
-      inspectFeeds: context.inspectUnetFeeds && ((feeds) => context.inspectUnetFeeds!('refiner', feeds)),
-    });
-    let next: Float32Array;
-    if (fusedStep) {
-      const hasNextStep = i + 1 < timesteps.length;
-      fusedStep.guidedStep(noise, request.guidance, t, latents, spareLatents, hasNextStep ? workspace.sample! : null, simd?.kernels);
-      inputReady = hasNextStep;
-      next = spareLatents;
-    } else {
-      next = scheduler.step(noise, t, latents, generator, { prevSample: spareLatents }).prevSample;
-    }
-    // when the scheduler wrote into the spare, the previous latents become the next spare
-    if (next === spareLatents) spareLatents = latents;
-    latents = next;
-  }
+  latents = await denoise({
+    unet: await model.unet.get(),
+    scheduler,
+    from: beginIndex,
+    to: timesteps.length,
+    latents,
+    latentDims,
+    conditioning,
+    guidance: request.guidance,
+    guidanceRescale: request.guidanceRescale,
+    generator,
+    inspectFeeds: context.inspectUnetFeeds && ((feeds) => context.inspectUnetFeeds!('refiner', feeds)),
+  });
 
-  // 7. return latents (decoded by the caller with this model's VAE), as an ordinary array when they lived in the workspace
-  if (simd) latents = latents.slice();
+  // 7. return latents (decoded by the caller with this model's VAE)
   return {
     latents,
     latentDims,

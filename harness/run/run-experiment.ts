@@ -22,7 +22,7 @@ import type { ImageGenerator } from './generator.js';
 import { checkDeterminism, formatDeterminism } from './determinism.js';
 import { claimRunFolder, experimentSpecHash, type RunIdentity } from './identity.js';
 import { RunLock } from './lock.js';
-import { hostFacts, peakRssBytes, type RunManifest, type SessionRecord } from './manifest.js';
+import { hostFacts, type RunManifest, type SessionRecord } from './manifest.js';
 import { createUnetCallCounter, parseShard, shardFolderName, shardLabel, shardUnits, trajectorySpecFor, type ShardSpec } from './planner.js';
 import { Progress, type ProgressSink } from './progress.js';
 import { ensureRunFolders, readJsonFile, removeTemporaryFiles, runPaths, type RunPaths } from './run-folder.js';

@@ -78,7 +78,6 @@ describe('euler_guided_step equals the JavaScript reference bit for bit', () => 
   });
 
   it('propagates overflow to ±Inf and NaN like the reference', () => {
-    const n = 9;
     const unet = Float32Array.from([3e38, -3e38, Infinity, NaN, 0, 1, 2, 3, 4, 3e38, 3e38, -Infinity, 1, 0, 1, 2, 3, 4]);
     const sample = Float32Array.from([1, 2, 3, 4, 3e38, -3e38, 1e-45, 0, -0]);
     const scalars = { guidance: f32(7.5), sigmaHat: f32(14.6146), dt: f32(-1.5), divisor: f32(13.1) };
