@@ -28,6 +28,7 @@ export { baseTimeIds, refinerTimeIds, timeIdsFeed, timeIdWidthMismatch, DEFAULT_
 export { combineGuidance, rescaleGuidance, besselStd, predictNoise, type UnetConditioning, type NoisePredictionOptions } from './guidance.js';
 export { decodeLatents, encodeImage, decodedToRgb, decodedToRgbReference, decodedValueToByte, rgbToVaeInput, unscaleLatents, sampleLatentDistribution, roundHalfEven, countNonFinite, type DecodeResult, type EncodeResult, type PixelConversion } from './vae.js';
 export { SimdKernels, GuidedEulerWorkspace, simdKernels, selectKernels, kernelsInUse, eulerGuidedStepReference, type KernelChoice, type GuidedStepScalars } from './simd/kernels.js';
+export { denoise, type DenoiseLoop } from './denoise.js';
 export { runSdxlBase, initialLatents, checkSize, type SdxlModel, type PipelineContext, type BaseRequest, type BaseResult, type LatentSnapshot } from './sdxl-base.js';
 export { runSdxlBaseBatch, baseBatchKey } from './batched-base.js';
 export { runSdxlRefiner, type RefinerRequest, type RefinerResult, type RefinerStart } from './sdxl-refiner.js';

@@ -4,128 +4,97 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodePng } from '../../pipelines/image/png.js';
-import { execute, type ExecuteOptions } from '../../harness/run/executor.js';
+import { execute } from '../../harness/run/executor.js';
 import { Progress } from '../../harness/run/progress.js';
-import { ensureRunFolders, runPaths, type RunPaths } from '../../harness/run/run-folder.js';
+import { ensureRunFolders } from '../../harness/run/run-folder.js';
 import { RunStore } from '../../harness/store/store.js';
-import type { Unit } from '../../harness/experiment/types.js';
 import { chooseOrder, runExperiment } from '../../harness/run/run-experiment.js';
 import { defaultDependencies } from '../../harness/run/dependencies.js';
-import { collectingSink, fakeDependencies, FakeGenerator, FakeScorer, makeUnits, testPlaces, writeExperiment } from './run-fixtures.js';
+import { collectingSink, executorFixture, fakeDependencies, FakeGenerator, FakeScorer, makeUnits, testPlaces, writeExperiment } from './run-fixtures.js';
 
 describe('executor', () => {
-  let dir: string;
-  let paths: RunPaths;
-  let store: RunStore;
-  let lines: string[];
+  const run = executorFixture('refinery-exec-', { batch: 4 });
 
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'refinery-exec-'));
-    paths = runPaths(dir);
-    ensureRunFolders(paths);
-    store = RunStore.open(paths.db);
-    lines = [];
-  });
-  afterEach(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  function options(units: Unit[], generator: FakeGenerator, extra: Partial<ExecuteOptions> = {}): ExecuteOptions {
-    return {
-      paths,
-      store,
-      progress: new Progress({ sink: { write: (text) => lines.push(text) }, logPath: paths.log }),
-      units,
-      shard: null,
-      generator,
-      scorers: [],
-      batch: 4,
-      order: 'shared',
-      failFast: false,
-      ...extra,
-    };
-  }
 
   const modes = ['base-only', { handoff: 0.8 }, { handoff: 0.6 }, { strength: 0.3 }] as const;
 
   it('runs one generate per trajectory and stores every image before its row', async () => {
     const units = makeUnits(['a red cube', 'a blue ball'], [1, 2], [...modes]);
     const generator = new FakeGenerator();
-    const result = await execute(options(units, generator));
+    const result = await execute(run.options(units, generator));
     expect(result).toMatchObject({ total: 16, skipped: 0, ok: 16, failed: 0, stoppedEarly: false, order: 'shared' });
     expect(generator.calls.generate).toBe(4);
     // 4 trajectories, each: 8 shared base steps; refiner 0 + (8 − round(6.4)) + (8 − round(4.8)) + floor(2.4)
     expect(result.unetCalls).toEqual({ base: 4 * 8, refiner: 4 * (0 + 2 + 3 + 2) });
     for (const unit of units) {
-      const sample = store.sample(unit.key)!;
+      const sample = run.store.sample(unit.key)!;
       expect(sample.status).toBe('ok');
-      const bytes = readFileSync(join(dir, sample.imagePath!));
+      const bytes = readFileSync(join(run.dir, sample.imagePath!));
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(sample.imageSha256);
       expect(decodePng(bytes).image.width).toBe(8);
     }
-    expect(readdirSync(paths.images).sort()).toEqual(units.map((u) => `${u.key}.png`).sort());
-    expect(lines.filter((l) => l.startsWith('['))).toHaveLength(16);
-    expect(readFileSync(paths.log, 'utf8')).toMatch(/\[16\/16\] ok/);
+    expect(readdirSync(run.paths.images).sort()).toEqual(units.map((u) => `${u.key}.png`).sort());
+    expect(run.lines.filter((l) => l.startsWith('['))).toHaveLength(16);
+    expect(readFileSync(run.paths.log, 'utf8')).toMatch(/\[16\/16\] ok/);
   });
 
-  it('skips what the store has on a rerun and adds no rows', async () => {
+  it('skips what the run.store has on a rerun and adds no rows', async () => {
     const units = makeUnits(['a red cube'], [1, 2, 3], [...modes]);
-    await execute(options(units.slice(0, 5), new FakeGenerator()));
-    const shaBefore = store.sample(units[0].key)!.imageSha256;
+    await execute(run.options(units.slice(0, 5), new FakeGenerator()));
+    const shaBefore = run.store.sample(units[0].key)!.imageSha256;
     const generator = new FakeGenerator();
-    const result = await execute(options(units, generator));
+    const result = await execute(run.options(units, generator));
     expect(result).toMatchObject({ total: 12, skipped: 5, ok: 7 });
     // units 0-3 are trajectory 1 (done); unit 4 is done, its 3 siblings are not: 2 trajectories re-run
     expect(generator.calls.generate).toBe(2);
-    expect(store.counts()).toEqual({ units: 12, ok: 12, failed: 0, missing: 0 });
-    expect(store.sample(units[0].key)!.imageSha256).toBe(shaBefore);
+    expect(run.store.counts()).toEqual({ units: 12, ok: 12, failed: 0, missing: 0 });
+    expect(run.store.sample(units[0].key)!.imageSha256).toBe(shaBefore);
     const again = new FakeGenerator();
-    expect(await execute(options(units, again))).toMatchObject({ skipped: 12, ok: 0 });
+    expect(await execute(run.options(units, again))).toMatchObject({ skipped: 12, ok: 0 });
     expect(again.calls.generate).toBe(0);
   });
 
   it('records a failed unit with its error and keeps going', async () => {
     const units = makeUnits(['ok prompt', 'gives NaN', 'THROW in session', 'another ok'], [1], ['base-only', { handoff: 0.8 }]);
-    const result = await execute(options(units, new FakeGenerator()));
+    const result = await execute(run.options(units, new FakeGenerator()));
     expect(result).toMatchObject({ ok: 4, failed: 4, stoppedEarly: false });
     const nan = units.find((u) => u.prompt.text === 'gives NaN')!;
-    expect(store.sample(nan.key)).toMatchObject({ status: 'failed', error: 'NaN in the decoded image', imagePath: null });
+    expect(run.store.sample(nan.key)).toMatchObject({ status: 'failed', error: 'NaN in the decoded image', imagePath: null });
     const thrown = units.find((u) => u.prompt.text.startsWith('THROW'))!;
-    expect(store.sample(thrown.key)).toMatchObject({ status: 'failed', error: 'session.run failed: out of memory' });
-    expect(lines.join('')).toMatch(/FAILED .* seed=1: NaN in the decoded image/);
+    expect(run.store.sample(thrown.key)).toMatchObject({ status: 'failed', error: 'session.run failed: out of memory' });
+    expect(run.lines.join('')).toMatch(/FAILED .* seed=1: NaN in the decoded image/);
     // failed units count as done unless asked to retry them
     const rerun = new FakeGenerator();
-    expect(await execute(options(units, rerun))).toMatchObject({ skipped: 8, ok: 0 });
-    expect(await execute(options(units, rerun, { retryFailed: true }))).toMatchObject({ skipped: 4, failed: 4 });
+    expect(await execute(run.options(units, rerun))).toMatchObject({ skipped: 8, ok: 0 });
+    expect(await execute(run.options(units, rerun, { retryFailed: true }))).toMatchObject({ skipped: 4, failed: 4 });
   });
 
   it('stops at the first failure with --fail-fast', async () => {
     const units = makeUnits(['a', 'b NaN', 'c', 'd'], [1], ['base-only']);
-    const result = await execute(options(units, new FakeGenerator(), { failFast: true, batch: 1 }));
+    const result = await execute(run.options(units, new FakeGenerator(), { failFast: true, batch: 1 }));
     expect(result.stoppedEarly).toBe(true);
     expect(result.failed).toBe(1);
-    expect(store.counts().missing).toBeGreaterThan(0);
+    expect(run.store.counts().missing).toBeGreaterThan(0);
   });
 
   it('model-major order gives the same images with at most one UNet resident and no stages left', async () => {
     const units = makeUnits(['a red cube', 'a blue ball'], [1, 2], [...modes]);
     const shared = new FakeGenerator();
-    await execute(options(units, shared));
-    const sharedShas = new Map(units.map((u) => [u.key, store.sample(u.key)!.imageSha256]));
+    await execute(run.options(units, shared));
+    const sharedShas = new Map(units.map((u) => [u.key, run.store.sample(u.key)!.imageSha256]));
     expect(shared.maxResident).toBe(2);
 
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-    ensureRunFolders(paths);
-    store = RunStore.open(paths.db);
+    run.store.close();
+    rmSync(run.dir, { recursive: true, force: true });
+    ensureRunFolders(run.paths);
+    run.store = RunStore.open(run.paths.db);
     const modelMajor = new FakeGenerator();
-    const result = await execute(options(units, modelMajor, { order: 'model-major' }));
+    const result = await execute(run.options(units, modelMajor, { order: 'model-major' }));
     expect(result).toMatchObject({ ok: 16, order: 'model-major' });
     expect(modelMajor.maxResident).toBe(1);
     expect(modelMajor.calls).toMatchObject({ generate: 0, runBase: 4, runRefiner: 16, releaseBase: 1, releaseRefiner: 1 });
-    for (const unit of units) expect(store.sample(unit.key)!.imageSha256).toBe(sharedShas.get(unit.key));
-    expect(readdirSync(paths.stages)).toEqual([]);
+    for (const unit of units) expect(run.store.sample(unit.key)!.imageSha256).toBe(sharedShas.get(unit.key));
+    expect(readdirSync(run.paths.stages)).toEqual([]);
   });
 
   it('model-major resume reuses base stages persisted before a crash', async () => {
@@ -135,35 +104,35 @@ describe('executor', () => {
         throw new Error('killed');
       },
     });
-    await expect(execute(options(units, crashing, { order: 'model-major' }))).rejects.toThrow('killed');
+    await expect(execute(run.options(units, crashing, { order: 'model-major' }))).rejects.toThrow('killed');
     expect(crashing.calls.runBase).toBe(2);
-    expect(readdirSync(paths.stages)).toHaveLength(2);
+    expect(readdirSync(run.paths.stages)).toHaveLength(2);
     const resumed = new FakeGenerator();
-    expect(await execute(options(units, resumed, { order: 'model-major' }))).toMatchObject({ ok: 4, skipped: 0 });
+    expect(await execute(run.options(units, resumed, { order: 'model-major' }))).toMatchObject({ ok: 4, skipped: 0 });
     expect(resumed.calls.runBase).toBe(0);
     expect(resumed.calls.runRefiner).toBe(4);
-    expect(readdirSync(paths.stages)).toEqual([]);
+    expect(readdirSync(run.paths.stages)).toEqual([]);
   });
 
   it('scores stored images through the Scorer interface, once each, and retries a failed scorer call next run', async () => {
     const units = makeUnits(['a red cube', 'skip-score cube'], [1, 2], ['base-only', { handoff: 0.8 }]);
     const scorer = new FakeScorer();
     scorer.failNext = true;
-    const first = await execute(options(units, new FakeGenerator(), { scorers: [scorer], batch: 4 }));
+    const first = await execute(run.options(units, new FakeGenerator(), { scorers: [scorer], batch: 4 }));
     expect(first.scoreFailures).toBe(1);
-    expect(store.metrics().map((m) => m.name)).toEqual(['mean_pixel']);
-    const scoredFirst = store.scores().length;
+    expect(run.store.metrics().map((m) => m.name)).toEqual(['mean_pixel']);
+    const scoredFirst = run.store.scores().length;
     expect(scoredFirst).toBeLessThan(4);
 
-    const second = await execute(options(units, new FakeGenerator(), { scorers: [scorer] }));
+    const second = await execute(run.options(units, new FakeGenerator(), { scorers: [scorer] }));
     expect(second).toMatchObject({ skipped: 8, scoreFailures: 0 });
-    const scores = store.scores();
+    const scores = run.store.scores();
     expect(scores.map((s) => s.sampleKey).sort()).toEqual(units.filter((u) => !u.prompt.text.includes('skip')).map((u) => u.key).sort());
     expect(new Set(scorer.scored).size).toBe(scorer.scored.length);
     const unit = units[0];
-    const pixels = decodePng(readFileSync(join(dir, store.sample(unit.key)!.imagePath!))).image.data;
-    expect(store.scores(unit.key)[0].value).toBeCloseTo(pixels.reduce((a, b) => a + b, 0) / pixels.length, 10);
-    expect(store.unscoredSamples(scorer)).toEqual([]);
+    const pixels = decodePng(readFileSync(join(run.dir, run.store.sample(unit.key)!.imagePath!))).image.data;
+    expect(run.store.scores(unit.key)[0].value).toBeCloseTo(pixels.reduce((a, b) => a + b, 0) / pixels.length, 10);
+    expect(run.store.unscoredSamples(scorer)).toEqual([]);
   });
 });
 

@@ -1,6 +1,7 @@
 /** Hand-built units and a fake generator for executor tests (no ONNX models involved). */
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expandUnits, loadExperimentOrThrow } from '../../harness/run/dependencies.js';
 import type { RunDependencies } from '../../harness/run/run-experiment.js';
@@ -8,6 +9,11 @@ import { canonicalJson, trajectoryKey, unitKey } from '../../harness/experiment/
 import type { Condition, ConditionMode, Unit } from '../../harness/experiment/types.js';
 import type { Branch, BranchResult, ImageGenerator, TrajectorySpec } from '../../harness/run/generator.js';
 import type { ScorableSample, Scorer, ScoreRecord } from '../../probes/types.js';
+import { afterEach, beforeEach } from 'vitest';
+import type { ExecuteOptions } from '../../harness/run/executor.js';
+import { Progress } from '../../harness/run/progress.js';
+import { ensureRunFolders, runPaths, type RunPaths } from '../../harness/run/run-folder.js';
+import { RunStore } from '../../harness/store/store.js';
 
 export type ModeInput = 'base-only' | { handoff: number } | { strength: number };
 
@@ -236,3 +242,43 @@ export function writeExperiment(dir: string, body: { prompts?: string[]; seeds?:
 /** The repository root, and the cache folder tests share for the generated tiny models. */
 export const repoRoot = resolve(import.meta.dirname, '../..');
 export const testPlaces = { cacheDir: join(repoRoot, '.cache', 'refinery') };
+
+/**
+ * A fresh run folder and store per test (vitest hooks registered in the calling describe), and
+ * `options()` for `execute` with a fake generator writing its progress into `lines`.
+ */
+export function executorFixture(prefix: string, defaults: { batch: number }) {
+  const run = {
+    dir: '',
+    paths: undefined as unknown as RunPaths,
+    store: undefined as unknown as RunStore,
+    lines: [] as string[],
+    options(units: Unit[], generator: FakeGenerator, extra: Partial<ExecuteOptions> = {}): ExecuteOptions {
+      return {
+        paths: run.paths,
+        store: run.store,
+        progress: new Progress({ sink: { write: (text) => run.lines.push(text) }, logPath: run.paths.log }),
+        units,
+        shard: null,
+        generator,
+        scorers: [],
+        batch: defaults.batch,
+        order: 'shared',
+        failFast: false,
+        ...extra,
+      };
+    },
+  };
+  beforeEach(() => {
+    run.dir = mkdtempSync(join(tmpdir(), prefix));
+    run.paths = runPaths(run.dir);
+    ensureRunFolders(run.paths);
+    run.store = RunStore.open(run.paths.db);
+    run.lines = [];
+  });
+  afterEach(() => {
+    run.store.close();
+    rmSync(run.dir, { recursive: true, force: true });
+  });
+  return run;
+}

@@ -6,13 +6,12 @@ import { defaultDependencies } from '../../harness/run/dependencies.js';
 import { execute, type ExecuteOptions } from '../../harness/run/executor.js';
 import type { Branch, BranchResult, TrajectorySpec } from '../../harness/run/generator.js';
 import { planTrajectories } from '../../harness/run/planner.js';
-import { Progress } from '../../harness/run/progress.js';
 import { runExperiment } from '../../harness/run/run-experiment.js';
-import { ensureRunFolders, runPaths, type RunPaths } from '../../harness/run/run-folder.js';
+import { ensureRunFolders, runPaths } from '../../harness/run/run-folder.js';
 import { baseBatchItems, groupUnetBatches, unetBatchKey } from '../../harness/run/unet-batches.js';
 import { RunStore } from '../../harness/store/store.js';
 import type { Unit } from '../../harness/experiment/types.js';
-import { collectingSink, FakeGenerator, makeUnits, testPlaces, writeExperiment, type FakeStage } from './run-fixtures.js';
+import { collectingSink, executorFixture, FakeGenerator, makeUnits, testPlaces, writeExperiment, type FakeStage } from './run-fixtures.js';
 
 type Request = { spec: TrajectorySpec; branches: Branch[] };
 
@@ -69,38 +68,8 @@ describe('grouping trajectories into UNet batches', () => {
 });
 
 describe('executor with --batch N', () => {
-  let dir: string;
-  let paths: RunPaths;
-  let store: RunStore;
-  let lines: string[];
+  const run = executorFixture('refinery-unet-batch-', { batch: 3 });
 
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'refinery-unet-batch-'));
-    paths = runPaths(dir);
-    ensureRunFolders(paths);
-    store = RunStore.open(paths.db);
-    lines = [];
-  });
-  afterEach(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  function options(units: Unit[], generator: FakeGenerator, extra: Partial<ExecuteOptions> = {}): ExecuteOptions {
-    return {
-      paths,
-      store,
-      progress: new Progress({ sink: { write: (text) => lines.push(text) }, logPath: paths.log }),
-      units,
-      shard: null,
-      generator,
-      scorers: [],
-      batch: 3,
-      order: 'shared',
-      failFast: false,
-      ...extra,
-    };
-  }
 
   const shas = (s: RunStore) => new Map([...s.samples()].map((sample) => [sample.key, sample.imageSha256]));
 
@@ -111,7 +80,7 @@ describe('executor with --batch N', () => {
     ensureRunFolders(otherPaths);
     const otherStore = RunStore.open(otherPaths.db);
     try {
-      await execute({ ...options(units, new FakeGenerator()), ...extra, paths: otherPaths, store: otherStore, batch: 1 });
+      await execute({ ...run.options(units, new FakeGenerator()), ...extra, paths: otherPaths, store: otherStore, batch: 1 });
       return shas(otherStore);
     } finally {
       otherStore.close();
@@ -119,55 +88,55 @@ describe('executor with --batch N', () => {
     }
   }
 
-  it('shared order: trajectories go through generateBatch N at a time and store the same images as batch 1', async () => {
+  it('shared order: trajectories go through generateBatch N at a time and run.store the same images as batch 1', async () => {
     const units = makeUnits(['p1', 'p2', 'p3', 'p4'], [1, 2], [...modes]);
     const generator = new BatchingFakeGenerator();
-    const result = await execute(options(units, generator));
+    const result = await execute(run.options(units, generator));
     expect(result).toMatchObject({ total: 24, ok: 24, failed: 0 });
     expect(generator.batches.map((batch) => batch.length)).toEqual([3, 3, 2]);
     expect(generator.calls.generate).toBe(8); // one per trajectory, inside the batches
     // 8 trajectories: 8 shared base steps each; refiner (8 − round(6.4)) + floor(2.4) per trajectory
     expect(result.unetCalls).toEqual({ base: 8 * 8, refiner: 8 * (2 + 2) });
 
-    expect(shas(store)).toEqual(await unbatchedShas(units, {}));
+    expect(shas(run.store)).toEqual(await unbatchedShas(units, {}));
   });
 
   it('sharing off: each branch is its own base run, batched with the others', async () => {
     const units = makeUnits(['p1'], [1, 2], [...modes]);
     const generator = new BatchingFakeGenerator();
-    await execute(options(units, generator, { canShareTrajectory: () => false, batch: 4 }));
+    await execute(run.options(units, generator, { canShareTrajectory: () => false, batch: 4 }));
     expect(generator.batches.map((batch) => batch.length)).toEqual([4, 2]);
-    expect(store.counts()).toMatchObject({ ok: 6, failed: 0 });
+    expect(run.store.counts()).toMatchObject({ ok: 6, failed: 0 });
   });
 
   it('a batch that throws is rerun one trajectory at a time, so only the failing one is recorded as failed', async () => {
     const units = makeUnits(['fine one', 'THROW here', 'fine two'], [1], [...modes]);
     const generator = new BatchingFakeGenerator();
-    const result = await execute(options(units, generator));
+    const result = await execute(run.options(units, generator));
     expect(result).toMatchObject({ ok: 6, failed: 3 });
-    expect(lines.join('')).toMatch(/a UNet batch of 3 trajectories failed .*out of memory.*one at a time/);
-    const failed = [...store.samples()].filter((sample) => sample.status === 'failed');
+    expect(run.lines.join('')).toMatch(/a UNet batch of 3 trajectories failed .*out of memory.*one at a time/);
+    const failed = [...run.store.samples()].filter((sample) => sample.status === 'failed');
     expect(failed.map((sample) => units.find((unit) => unit.key === sample.key)!.prompt.text)).toEqual(['THROW here', 'THROW here', 'THROW here']);
   });
 
   it('model-major order: base halves in UNet batches, one UNet resident, no stages left, same images', async () => {
     const units = makeUnits(['p1', 'p2', 'p3', 'THROW p4', 'p5'], [1], [...modes]);
     const generator = new BatchingFakeGenerator();
-    const result = await execute(options(units, generator, { order: 'model-major', batch: 2 }));
+    const result = await execute(run.options(units, generator, { order: 'model-major', batch: 2 }));
     expect(result).toMatchObject({ order: 'model-major', ok: 12, failed: 3 });
     // five trajectories in one model-major chunk: batches of 2 and 2 (the fifth runs alone); the batch holding THROW reruns one by one
     expect(generator.batches.map((batch) => batch.length)).toEqual([2, 2]);
     expect(generator.maxResident).toBe(1);
-    expect(readdirSync(paths.stages)).toEqual([]);
-    expect(shas(store)).toEqual(await unbatchedShas(units, { order: 'model-major' }));
+    expect(readdirSync(run.paths.stages)).toEqual([]);
+    expect(shas(run.store)).toEqual(await unbatchedShas(units, { order: 'model-major' }));
   });
 
   it('a generator without batching runs trajectory by trajectory whatever --batch says', async () => {
     const units = makeUnits(['p1', 'p2'], [1], [...modes]);
     const generator = new FakeGenerator();
-    await execute(options(units, generator, { batch: 8 }));
+    await execute(run.options(units, generator, { batch: 8 }));
     expect(generator.calls.generate).toBe(2);
-    expect(store.counts()).toMatchObject({ ok: 6 });
+    expect(run.store.counts()).toMatchObject({ ok: 6 });
   });
 });
 
