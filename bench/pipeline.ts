@@ -20,7 +20,10 @@
  *
  *   npx tsx bench/pipeline.ts [--unet-width 64] [--size 1024] [--steps 40] [--images 2] [--threads N]
  *                             [--kernels both|wasm-simd|js] [--spin-between-runs] [--compare-spinning [--rounds 3]]
- *                             [--cpu on|off] [--skip-sharing] [--cache-dir DIR]
+ *                             [--fp16] [--cpu on|off] [--skip-sharing] [--cache-dir DIR]
+ *
+ * `--fp16` uses float16 UNet and text encoders (the VAE stays float32), so every UNet call converts its
+ * feeds to float16 and its output back.
  *
  * Sessions stop ORT's thread-pool spinning when a run returns (`spinBetweenRuns` off, see
  * pipelines/session.ts); `--spin-between-runs` keeps ORT's default spinning instead. Two behaviours
@@ -47,6 +50,7 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     kernels: { type: 'string', default: 'both' },
     'spin-between-runs': { type: 'boolean', default: false },
+    fp16: { type: 'boolean', default: false },
     'compare-spinning': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     'skip-sharing': { type: 'boolean', default: false },
@@ -104,7 +108,7 @@ async function compareSpinning(): Promise<void> {
   );
 }
 
-const folders = await ensureTinyModels(values['cache-dir']!, { unetWidth });
+const folders = await ensureTinyModels(values['cache-dir']!, { unetWidth, fp16: values.fp16 });
 const ensemble = await SdxlEnsemble.load({
   base: folders.base,
   refiner: folders.refiner,
@@ -133,7 +137,7 @@ const spec = (seed: number): TrajectorySpec => ({
 const branch: Branch = { mode: 'ensemble', handoff };
 
 console.log(
-  `tiny models, UNet width ${unetWidth}; ${size}x${size}, ${steps} steps, ensemble handoff ${handoff}; ORT intra-op threads ${threads ?? 'default'}; ${images} timed images per configuration (${configurations.map((c) => c.label).join(' | ')}) after one warm-up`,
+  `tiny models${values.fp16 ? ' (float16)' : ''}, UNet width ${unetWidth}; ${size}x${size}, ${steps} steps, ensemble handoff ${handoff}; ORT intra-op threads ${threads ?? 'default'}; ${images} timed images per configuration (${configurations.map((c) => c.label).join(' | ')}) after one warm-up`,
 );
 const percent = (part: number, whole: number) => `${((part / whole) * 100).toFixed(2)} %`;
 

@@ -32,7 +32,14 @@ export interface DenoiseLoop {
  * path. Buffers are reused across steps. Returns the final latents as an array of their own.
  */
 export async function denoise(loop: DenoiseLoop): Promise<Float32Array> {
-  const { scheduler, unet, latentDims, conditioning, guidance, guidanceRescale, generator, to } = loop;
+  const { scheduler, unet, latentDims, guidance, guidanceRescale, generator, to } = loop;
+  // the same conditioning goes into every step: the session converts it (e.g. to float16) once
+  const conditioning: UnetConditioning = {
+    ...loop.conditioning,
+    encoderHiddenStates: { ...loop.conditioning.encoderHiddenStates, constant: true },
+    textEmbeds: { ...loop.conditioning.textEmbeds, constant: true },
+    timeIds: { ...loop.conditioning.timeIds, constant: true },
+  };
   const timesteps = scheduler.timesteps;
   const fusedStep =
     conditioning.guided && !(guidanceRescale && guidanceRescale > 0) && scheduler instanceof EulerDiscreteScheduler && scheduler.supportsGuidedStep

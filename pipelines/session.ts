@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { UserError } from './errors.js';
+import { simdKernels } from './simd/kernels.js';
 
 /**
  * A thin wrapper around an onnxruntime-node session that hides the differences between exporter
@@ -13,6 +14,12 @@ import { UserError } from './errors.js';
 export interface HostTensor {
   data: Float32Array | Float64Array | Int32Array;
   dims: readonly number[];
+  /**
+   * Promise that `data` does not change while this object is in use: a session converts it to the
+   * graph's dtype once and reuses the result (conditioning fed at every denoising step, which an fp16
+   * UNet would otherwise re-convert each step).
+   */
+  constant?: boolean;
 }
 
 /** A float output converted to float32 (float16/float64 outputs are converted exactly/rounded). */
@@ -61,6 +68,8 @@ export class OnnxSession {
   runCpuMs = 0;
   runCount = 0;
   private disposed = false;
+  /** converted `constant` feeds, per host tensor object */
+  private readonly constantFeeds = new WeakMap<HostTensor, ort.Tensor>();
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -148,7 +157,15 @@ export class OnnxSession {
       throw new Error(`${this.label}: no outputs named ${unknownFetches.join(', ')} (graph outputs: ${this.outputNames.join(', ')})`);
     }
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const io of this.inputs) ortFeeds[io.name] = toOrtTensor(io, feeds[io.name], this.label);
+    for (const io of this.inputs) {
+      const feed = feeds[io.name];
+      let tensor = feed.constant ? this.constantFeeds.get(feed) : undefined;
+      if (!tensor) {
+        tensor = toOrtTensor(io, feed, this.label);
+        if (feed.constant) this.constantFeeds.set(feed, tensor);
+      }
+      ortFeeds[io.name] = tensor;
+    }
     const started = performance.now();
     const cpuStarted = this.measureCpu ? process.cpuUsage() : null;
     let results: ort.InferenceSession.ReturnType;
@@ -312,6 +329,12 @@ export function float16BitsToFloat32(bits: number): number {
 /** Converts to binary16 bit patterns; non-float32 input is first rounded to float32. */
 export function float32ToFloat16Array(values: ArrayLike<number>): Uint16Array {
   const floats = values instanceof Float32Array ? values : Float32Array.from(values);
+  const kernels = simdKernels();
+  return kernels ? kernels.float32ToFloat16(floats) : float32ToFloat16ArrayReference(floats);
+}
+
+/** `float32ToFloat16Array` in plain JavaScript (the fallback without WebAssembly SIMD; same bits). */
+export function float32ToFloat16ArrayReference(floats: Float32Array): Uint16Array {
   const bits = new Uint32Array(floats.buffer, floats.byteOffset, floats.length);
   const out = new Uint16Array(floats.length);
   for (let i = 0; i < floats.length; i++) out[i] = halfFromFloatBits(bits[i]);
@@ -324,7 +347,14 @@ const HALF_TO_FLOAT = (() => {
   return table;
 })();
 
+/** The exact float32 values of binary16 bit patterns (a NaN may keep its payload). */
 export function float16ToFloat32Array(bits: Uint16Array): Float32Array {
+  const kernels = simdKernels();
+  return kernels ? kernels.float16ToFloat32(bits) : float16ToFloat32ArrayReference(bits);
+}
+
+/** `float16ToFloat32Array` in plain JavaScript (the fallback without WebAssembly SIMD; NaN canonical). */
+export function float16ToFloat32ArrayReference(bits: Uint16Array): Float32Array {
   const out = new Float32Array(bits.length);
   for (let i = 0; i < bits.length; i++) out[i] = HALF_TO_FLOAT[bits[i]];
   return out;

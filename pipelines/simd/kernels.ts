@@ -92,6 +92,30 @@ export class SimdKernels {
     data.set(heap);
   }
 
+  /** float32 → IEEE binary16 bit patterns, round to nearest even (see `float32ToFloat16Array`). */
+  float32ToFloat16(values: Float32Array): Uint16Array {
+    return this.convert(values, Uint16Array, this.exports.float32_to_float16);
+  }
+
+  /** IEEE binary16 bit patterns → their exact float32 values (see `float16ToFloat32Array`). */
+  float16ToFloat32(bits: Uint16Array): Float32Array {
+    return this.convert(bits, Float32Array, this.exports.float16_to_float32);
+  }
+
+  /** Copies `input` in, runs an elementwise conversion kernel, returns its output as a new array. */
+  private convert<Output extends Uint16Array | Float32Array>(
+    input: Uint16Array | Float32Array,
+    Output: { new (buffer: ArrayBuffer, byteOffset: number, length: number): Output; BYTES_PER_ELEMENT: number },
+    kernel: (src: number, dst: number, n: number) => void,
+  ): Output {
+    const n = input.length;
+    const [srcAt, dstAt] = this.reserve([input.byteLength, n * Output.BYTES_PER_ELEMENT]);
+    const InputType = input.constructor as { new (buffer: ArrayBuffer, byteOffset: number, length: number): Uint16Array | Float32Array };
+    new InputType(this.memory.buffer, srcAt, n).set(input);
+    kernel(srcAt, dstAt, n);
+    return new Output(this.memory.buffer, dstAt, n).slice() as Output;
+  }
+
   /** float32(a·b + c) with one rounding per element (the kernels' emulated FMA; for tests). */
   fma32(a: Float32Array, b: Float32Array, c: Float32Array): Float32Array {
     const n = a.length;
@@ -188,6 +212,8 @@ interface KernelExports {
   decoded_to_rgb(src: number, dst: number, scratch: number, plane: number): number;
   box_muller16(data: number, blocks: number): void;
   fma32x4(a: number, b: number, c: number, out: number, n: number): void;
+  float32_to_float16(src: number, dst: number, n: number): void;
+  float16_to_float32(src: number, dst: number, n: number): void;
 }
 
 /** Pixels per `decoded_to_rgb` call: 12 KiB of float32 per channel in, 12 KiB of bytes out. */

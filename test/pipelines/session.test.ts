@@ -147,6 +147,19 @@ describe('OnnxSession', () => {
     await spinning.dispose();
   });
 
+  it('converts a feed marked constant once per tensor object and reuses it', async () => {
+    const session = await OnnxSession.create(castGraph('const-half.onnx', ['float16', ['n']], ['float16', ['n']]));
+    const data = Float32Array.of(1, 2, 3);
+    const constant = { data, dims: [3], constant: true };
+    expect(Array.from((await session.run({ inp: constant })).out.data)).toEqual([1, 2, 3]);
+    data[0] = 5; // breaks the promise on purpose: the converted tensor is reused
+    expect(Array.from((await session.run({ inp: constant })).out.data)).toEqual([1, 2, 3]);
+    // a new object, or one not marked constant, is converted afresh
+    expect(Array.from((await session.run({ inp: { ...constant } })).out.data)).toEqual([5, 2, 3]);
+    expect(Array.from((await session.run({ inp: { data, dims: [3] } })).out.data)).toEqual([5, 2, 3]);
+    await session.dispose();
+  });
+
   it('converts float16 inputs and outputs', async () => {
     const session = await OnnxSession.create(castGraph('half-io.onnx', ['float16', ['n']], ['float16', ['n']]));
     expect(session.usesFloat16).toBe(true);

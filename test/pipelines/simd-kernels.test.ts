@@ -7,6 +7,7 @@ import { KERNELS_WASM_BASE64 } from '../../pipelines/simd/kernels-wasm.js';
 import { GuidedEulerWorkspace, SimdKernels, eulerGuidedStepReference, simdKernels, type GuidedStepScalars } from '../../pipelines/simd/kernels.js';
 import { boxMuller16Reference } from '../../pipelines/noise/torch-generator.js';
 import { decodedToRgbReference, decodedValueToByte } from '../../pipelines/vae.js';
+import { float16ToFloat32ArrayReference, float32ToFloat16ArrayReference } from '../../pipelines/session.js';
 import { spreadFloat32 } from '../support/float32-values.js';
 
 const f32 = Math.fround;
@@ -248,5 +249,48 @@ describe('decoded_to_rgb equals the spec formula and the JavaScript conversion',
       expect(kernels!.decodedToRgb(decoded, plane, new Uint8Array(3 * plane))).toBe(expected);
       expect(decodedToRgbReference(decoded, 1, plane).nonFinite).toBe(expected);
     }
+  });
+});
+
+describe('float32 <-> float16 kernels equal the JavaScript conversions', () => {
+  it('float16 -> float32 on all 65,536 bit patterns (NaN payloads aside)', () => {
+    const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+    expect(bitMismatches(kernels!.float16ToFloat32(all), float16ToFloat32ArrayReference(all))).toEqual([]);
+  });
+
+  it('float32 -> float16 at and around every rounding midpoint, specials and 1,000,000 random floats', () => {
+    const values: number[] = [];
+    const probe = new Float32Array(1);
+    const probeBits = new Uint32Array(probe.buffer);
+    const halves = float16ToFloat32ArrayReference(Uint16Array.from({ length: 0x7c00 }, (_, i) => i));
+    for (let h = 0; h + 1 < halves.length; h++) {
+      const midpoint = Math.fround((halves[h] + halves[h + 1]) / 2);
+      probe[0] = midpoint;
+      for (const d of [-1, 0, 1]) {
+        const bits = probeBits[0];
+        probeBits[0] = bits + d;
+        values.push(probe[0], -probe[0]);
+        probeBits[0] = bits;
+      }
+      values.push(halves[h], -halves[h]);
+    }
+    values.push(65504, 65519.996, 65520, 65536, 1e10, 2 ** -24, 2 ** -25, 2 ** -25 * 1.0000001, 2 ** -26, 1e-40, -0, 0, Infinity, -Infinity);
+    let state = 99;
+    for (let i = 0; i < 1_000_000; i++) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      probeBits[0] = state;
+      values.push(probe[0]); // every exponent, including NaNs with payloads
+    }
+    const floats = Float32Array.from(values);
+    // Float32Array.from canonicalises NaN payloads: write some payload NaNs in directly
+    const words = new Uint32Array(floats.buffer);
+    words.set([0x7f800001, 0xff800001, 0x7fc00000, 0x7fffffff, 0x7fa02000], 0);
+    const actual = kernels!.float32ToFloat16(floats);
+    const expected = float32ToFloat16ArrayReference(floats);
+    const mismatches: string[] = [];
+    for (let i = 0; i < floats.length && mismatches.length < 5; i++) {
+      if (actual[i] !== expected[i]) mismatches.push(`0x${words[i].toString(16)}: wasm 0x${actual[i].toString(16)}, js 0x${expected[i].toString(16)}`);
+    }
+    expect(mismatches).toEqual([]);
   });
 });
