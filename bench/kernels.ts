@@ -2,8 +2,9 @@
  * Elementwise kernel benchmark: the WebAssembly SIMD kernels (pipelines/simd/kernels.wat) against the
  * JavaScript loops they replace, side by side in one process, at SDXL's real sizes — the fused guided
  * Euler step on [1, 4, 128, 128] latents (one per UNet call), the Box–Muller half of `randn` for the
- * initial latents (one per trajectory) and the decoder-output → 8-bit pixel conversion of a 1024×1024
- * image (one per image). Rounds alternate the two implementations; every
+ * initial latents (one per trajectory), the decoder-output → 8-bit pixel conversion of a 1024×1024
+ * image (one per image) and, for float16 models, the float32 → float16 conversion of the [x; x] UNet
+ * feed and back for the UNet output (once each per UNet call). Rounds alternate the two implementations; every
  * round also checks that both give the same bits. Prints medians and the ratio.
  *
  *   npx tsx bench/kernels.ts [--size 1024] [--rounds 15]
@@ -11,6 +12,7 @@
 import { parseArgs } from 'node:util';
 import { SimdKernels, eulerGuidedStepReference, type GuidedStepScalars } from '../pipelines/simd/kernels.js';
 import { boxMuller16Reference } from '../pipelines/noise/torch-generator.js';
+import { float16ToFloat32ArrayReference, float32ToFloat16ArrayReference } from '../pipelines/session.js';
 import { decodedToRgbReference } from '../pipelines/vae.js';
 
 const { values } = parseArgs({
@@ -58,7 +60,7 @@ const decoded = normalish(3 * plane, 3, 0.6);
 
 const stepsPerRound = 40;
 const uniforms = Float32Array.from(normalish(n, 4, 1), (x) => Math.floor((x / 4 + 0.5) * 2 ** 24) * 2 ** -24).map((u) => Math.min(Math.max(u, 0), 1 - 2 ** -24));
-const timings = { stepJs: [] as number[], stepSimd: [] as number[], pixelsJs: [] as number[], pixelsSimd: [] as number[], randnJs: [] as number[], randnSimd: [] as number[] };
+const timings = { stepJs: [] as number[], stepSimd: [] as number[], pixelsJs: [] as number[], pixelsSimd: [] as number[], randnJs: [] as number[], randnSimd: [] as number[], halfJs: [] as number[], halfSimd: [] as number[] };
 let identical = true;
 for (let round = 0; round <= rounds; round++) {
   const prevJs = new Float32Array(n);
@@ -89,6 +91,14 @@ for (let round = 0; round <= rounds; round++) {
   kernels.boxMuller16(normalsSimd, Math.floor(n / 16));
   const randnSimdMs = performance.now() - started;
 
+  started = performance.now();
+  const halfJs = float16ToFloat32ArrayReference(float32ToFloat16ArrayReference(unetOutput));
+  const halfJsMs = performance.now() - started;
+  started = performance.now();
+  const halfSimd = kernels.float16ToFloat32(kernels.float32ToFloat16(unetOutput));
+  const halfSimdMs = performance.now() - started;
+
+  identical &&= sameBits(halfJs, halfSimd);
   identical &&= sameBits(normalsJs, normalsSimd);
   identical &&= sameBits(prevJs, prevSimd) && sameBits(nextJs, nextSimd) && nonFinite === 0 && sameBits(pixelsJs.image!.data, bytes);
   if (round === 0) continue; // warm-up: compilation and tier-up of both
@@ -98,6 +108,8 @@ for (let round = 0; round <= rounds; round++) {
   timings.pixelsSimd.push(pixelsSimdMs);
   timings.randnJs.push(randnJsMs);
   timings.randnSimd.push(randnSimdMs);
+  timings.halfJs.push(halfJsMs);
+  timings.halfSimd.push(halfSimdMs);
 }
 
 const line = (what: string, js: number[], simd: number[], perImage: number) =>
@@ -109,5 +121,6 @@ console.log(`${size}x${size} image, latents [1, 4, ${size / 8}, ${size / 8}]; me
 line('guided Euler step (CFG + step + next UNet input)', timings.stepJs, timings.stepSimd, 40);
 line('Box-Muller of the initial latents (randn without the MT19937 draws)', timings.randnJs, timings.randnSimd, 1);
 line('decoder output -> RGB bytes', timings.pixelsJs, timings.pixelsSimd, 1);
+line('float32 -> float16 -> float32 of a [2, 4, 128, 128] tensor (float16 UNet feed and output)', timings.halfJs, timings.halfSimd, 40);
 console.log(`identical bits in every round: ${identical}`);
 if (!identical) process.exitCode = 1;
