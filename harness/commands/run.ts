@@ -33,7 +33,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('low-memory', { type: 'boolean', describe: 'model-major order: all base work of a chunk, release the base, then the refiner (one UNet resident)' })
       .option('fail-fast', { type: 'boolean', describe: 'stop at the first failing unit instead of recording it and going on' })
       .option('retry-failed', { type: 'boolean', describe: 'run units whose stored sample failed again' })
-      .option('dry-run', { type: 'boolean', describe: 'print units, UNet evaluations with and without sharing and an estimated time; run nothing' })
+      .option('dry-run', { type: 'boolean', describe: 'print units, UNet evaluations with and without sharing, how --batch groups trajectories, and an estimated time; run nothing' })
       .option('measure', { type: 'boolean', default: true, describe: 'dry run: time a few UNet steps when the run folder has no timings (--no-measure to skip)' })
       .option('quiet', { type: 'boolean', describe: 'no progress output; print only where the results are' })
       .option('out', { type: 'string', describe: 'run folder (default: run.out_dir of the experiment, runs/<name>)' })

@@ -7,6 +7,7 @@ import type { Unit } from '../experiment/types.js';
 import type { Branch, ImageGenerator, TrajectorySpec } from './generator.js';
 import { countEvaluations, createUnetCallCounter, planTrajectories, type EvaluationCounts } from './planner.js';
 import { formatDuration } from './progress.js';
+import { baseBatchItems, groupUnetBatches } from './unet-batches.js';
 
 /** How long a UNet evaluation takes, and where that number comes from. */
 export interface PaceEstimate {
@@ -24,12 +25,22 @@ export interface DryRunReport {
   /** for the units still to run */
   evaluations: EvaluationCounts;
   estimate: { seconds: number; pace: PaceEstimate } | null;
+  /** with UNet batching (`--batch N` > 1 and a generator that batches): how the base trajectories group */
+  unetBatching?: { size: number; groups: number[] };
 }
 
-export function planDryRun(pending: readonly Unit[], total: number, pace: PaceEstimate | null, count = createUnetCallCounter()): DryRunReport {
+export function planDryRun(
+  pending: readonly Unit[],
+  total: number,
+  pace: PaceEstimate | null,
+  count = createUnetCallCounter(),
+  unetBatch = 1,
+): DryRunReport {
   const plans = planTrajectories(pending);
   const evaluations = countEvaluations(plans, count);
+  const groups = unetBatch > 1 ? groupUnetBatches(baseBatchItems(plans, () => true), unetBatch).map((group) => group.length) : [];
   return {
+    ...(unetBatch > 1 ? { unetBatching: { size: unetBatch, groups } } : {}),
     units: total,
     done: total - pending.length,
     trajectories: plans.length,
@@ -62,6 +73,16 @@ export async function measurePace(generator: ImageGenerator, unit: Unit, toSpec:
   };
 }
 
+/** Batch sizes as counts per size, largest first: "3×4, 1×2" is three batches of four and one of two. */
+function summariseSizes(groups: number[]): string {
+  const counts = new Map<number, number>();
+  for (const size of groups) counts.set(size, (counts.get(size) ?? 0) + 1);
+  return [...counts.entries()]
+    .sort((a, b) => b[0] - a[0])
+    .map(([size, count]) => `${count}×${size}`)
+    .join(', ') || 'none';
+}
+
 function formatSeconds(seconds: number): string {
   return seconds >= 1 ? `${seconds.toFixed(2)} s` : `${(seconds * 1000).toPrecision(3)} ms`;
 }
@@ -75,6 +96,14 @@ export function formatDryRun(report: DryRunReport, header: string): string[] {
     `Units: ${report.units}${report.done ? ` (${report.done} already done, ${toRun} to run)` : ''} in ${report.trajectories} base trajectories to run`,
     `UNet evaluations: ${shared.total} with trajectory sharing (${shared.base} base + ${shared.refiner} refiner), ${independent.total} without (${ratio.toFixed(2)}× more)`,
   ];
+  if (report.unetBatching) {
+    const { size, groups } = report.unetBatching;
+    const batched = groups.filter((n) => n > 1).length;
+    lines.push(
+      `UNet batching (--batch ${size}): the ${report.trajectories} base trajectories run in ${groups.length} UNet batch(es), ${batched} of them with more than one trajectory ` +
+        `(sizes ${summariseSizes(groups)}); evaluations are the same, calls fewer — the estimate below assumes one trajectory per call`,
+    );
+  }
   if (report.estimate) {
     const { pace, seconds } = report.estimate;
     lines.push(

@@ -183,7 +183,10 @@ export async function runExperiment(options: RunOptions, deps: RunDependencies, 
     const opened = await deps.openGenerator(spec, earlyLog);
     try {
       const { units, identity, countCalls } = await prepareUnits(spec, options.file, shard, opened, deps);
-      await dryRun(options, spec, identity, units, paths, opened.generator, io, countCalls);
+      // as the executor would: batching needs the shared order and a generator that batches the base
+      const { order } = chooseOrder(options.lowMemory ?? spec.run.low_memory, opened.modelBytes, (io.availableMemory ?? availableMemoryBytes)());
+      const unetBatch = order === 'shared' && opened.generator.generateBatch !== undefined ? batch : 1;
+      await dryRun(options, spec, identity, units, paths, opened.generator, io, countCalls, unetBatch);
       return { exitCode: 0, runDir, reportPath: null };
     } finally {
       await opened.generator.dispose();
@@ -331,6 +334,7 @@ async function dryRun(
   generator: ImageGenerator,
   io: RunIo,
   countCalls: ReturnType<typeof createUnetCallCounter>,
+  unetBatch: number,
 ): Promise<void> {
   let pending = units;
   let pace: PaceEstimate | null = null;
@@ -353,7 +357,7 @@ async function dryRun(
     }
   }
   if (!pace && options.measure !== false && pending.length > 0) pace = await measurePace(generator, pending[0], trajectorySpecFor);
-  const report = planDryRun(pending, units.length, pace, countCalls);
+  const report = planDryRun(pending, units.length, pace, countCalls, unetBatch);
   const header =
     `Experiment ${spec.name}: ${identity.totalUnits} unit(s)` +
     (identity.shard ? `; shard ${identity.shard} has ${units.length}` : '') +

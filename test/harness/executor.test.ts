@@ -163,6 +163,29 @@ describe('refinery run --dry-run (fake pipeline)', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('says how --batch groups the base trajectories when the generator batches, and nothing when it cannot', async () => {
+    const file = writeExperiment(dir);
+    class BatchingGenerator extends FakeGenerator {
+      generateBatch = async () => {
+        throw new Error('a dry run must not generate');
+      };
+    }
+    const batching = collectingSink();
+    await runExperiment({ file, out: join(dir, 'run'), dryRun: true, measure: false, batch: 4 }, fakeDependencies({ generator: () => new BatchingGenerator() }), {
+      stdout: batching,
+      stderr: collectingSink(),
+    });
+    expect(batching.lines()).toContain(
+      'UNet batching (--batch 4): the 6 base trajectories run in 2 UNet batch(es), 2 of them with more than one trajectory (sizes 1×4, 1×2); evaluations are the same, calls fewer — the estimate below assumes one trajectory per call',
+    );
+    const plain = collectingSink();
+    await runExperiment({ file, out: join(dir, 'run'), dryRun: true, measure: false, batch: 4 }, fakeDependencies({ generator: () => new FakeGenerator() }), {
+      stdout: plain,
+      stderr: collectingSink(),
+    });
+    expect(plain.text()).not.toMatch(/UNet batching/);
+  });
+
   it('estimates time from a quick measurement, or from the timings of a run folder', async () => {
     const file = writeExperiment(dir);
     const out = join(dir, 'run');
