@@ -359,95 +359,90 @@
   ;; float32 <-> IEEE binary16 (float16 model inputs and outputs), exact: round to nearest, ties to even,
   ;; subnormals, overflow to ±Inf; a NaN keeps the top 10 bits of its payload and is made quiet.
 
-  ;; Four float32 bit patterns -> four binary16 patterns, one in each i32 lane.
-  (func $halfFromFloat4 (param $x v128) (result v128)
-    (local $sign v128) (local $a v128) (local $odd v128) (local $big v128) (local $small v128)
-    (local.set $sign (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)))
-    (local.set $a (v128.xor (local.get $x) (local.get $sign)))
-    ;; |x| ≥ 2^16 (Inf, NaN, or finite beyond the largest binary16 rounding range)
-    (local.set $big
-      (v128.bitselect
-        (v128.or (v128.const i32x4 0x7e00 0x7e00 0x7e00 0x7e00)
-          (v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 0x3ff 0x3ff 0x3ff 0x3ff)))
-        (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)
-        (i32x4.gt_s (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
-    ;; |x| < 2^-14: binary16 subnormal or zero; adding 0.5 (ulp 2^-24) rounds to the subnormal grid
-    (local.set $small
-      (i32x4.sub (f32x4.add (local.get $a) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
-        (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)))
-    ;; normal: rebias the exponent, round the 13 dropped bits half to even (a carry may reach Inf)
-    (local.set $odd (v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
-    (v128.or
-      (i32x4.shr_u (local.get $sign) (i32.const 16))
-      (v128.bitselect
-        (local.get $big)
-        (v128.bitselect
-          (local.get $small)
-          (i32x4.shr_u
-            (i32x4.add (i32x4.add (local.get $a) (v128.const i32x4 -0x37fff001 -0x37fff001 -0x37fff001 -0x37fff001)) (local.get $odd))
-            (i32.const 13))
-          (i32x4.lt_s (local.get $a) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000)))
-        (i32x4.ge_s (local.get $a) (v128.const i32x4 0x47800000 0x47800000 0x47800000 0x47800000)))))
-
-  ;; n float32 at `src` -> n binary16 at `dst`.
+;; n float32 at `src` -> n binary16 at `dst`, four at a time.
   (func (export "float32_to_float16") (param $src i32) (param $dst i32) (param $n i32)
-    (local $i i32) (local $vecEnd i32)
-    (local.set $vecEnd (i32.and (local.get $n) (i32.const -8)))
+    (local $i i32) (local $vecEnd i32) (local $x v128) (local $sign v128) (local $a v128) (local $big v128) (local $small v128) (local $half v128)
+    (local.set $vecEnd (i32.and (local.get $n) (i32.const -4)))
     (block $done
-      (loop $eights
-        (br_if $done (i32.ge_u (local.get $i) (local.get $vecEnd)))
-        (v128.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 1)))
-          (i16x8.narrow_i32x4_u
-            (call $halfFromFloat4 (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))))
-            (call $halfFromFloat4 (v128.load offset=16 (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 8)))
-        (br $eights)))
-    (block $tailDone
-      (loop $tail
-        (br_if $tailDone (i32.ge_u (local.get $i) (local.get $n)))
-        (i32.store16 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 1)))
-          (i32x4.extract_lane 0 (call $halfFromFloat4 (v128.load32_zero (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $tail))))
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        ;; the last n mod 4 values go through the same lanes one at a time
+        (local.set $x
+          (if (result v128) (i32.lt_u (local.get $i) (local.get $vecEnd))
+            (then (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))))
+            (else (v128.load32_zero (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))))))
+        (local.set $sign (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)))
+        (local.set $a (v128.xor (local.get $x) (local.get $sign)))
+        ;; |x| ≥ 2^16: Inf, or NaN keeping the top 10 payload bits (quiet), or finite beyond binary16's range
+        (local.set $big
+          (v128.bitselect
+            (v128.or (v128.const i32x4 0x7e00 0x7e00 0x7e00 0x7e00)
+              (v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 0x3ff 0x3ff 0x3ff 0x3ff)))
+            (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)
+            (i32x4.gt_s (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+        ;; |x| < 2^-14: binary16 subnormal or zero; adding 0.5 (ulp 2^-24) rounds to the subnormal grid
+        (local.set $small
+          (i32x4.sub (f32x4.add (local.get $a) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
+            (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)))
+        ;; normal: rebias the exponent and round the 13 dropped bits half to even (a carry may reach Inf)
+        (local.set $half
+          (v128.or
+            (i32x4.shr_u (local.get $sign) (i32.const 16))
+            (v128.bitselect
+              (local.get $big)
+              (v128.bitselect
+                (local.get $small)
+                (i32x4.shr_u
+                  (i32x4.add
+                    (i32x4.add (local.get $a) (v128.const i32x4 -0x37fff001 -0x37fff001 -0x37fff001 -0x37fff001))
+                    (v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+                  (i32.const 13))
+                (i32x4.lt_s (local.get $a) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000)))
+              (i32x4.ge_s (local.get $a) (v128.const i32x4 0x47800000 0x47800000 0x47800000 0x47800000)))))
+        (local.set $half (i16x8.narrow_i32x4_u (local.get $half) (local.get $half)))
+        (if (i32.lt_u (local.get $i) (local.get $vecEnd))
+          (then
+            (v128.store64_lane 0 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 1))) (local.get $half))
+            (local.set $i (i32.add (local.get $i) (i32.const 4))))
+          (else
+            (v128.store16_lane 0 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 1))) (local.get $half))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))))
+        (br $quads))))
 
-  ;; Four binary16 patterns (one per i32 lane) -> four float32 bit patterns.
-  (func $floatFromHalf4 (param $h v128) (result v128)
-    (local $o v128) (local $exponent v128)
-    (local.set $o (i32x4.shl (v128.and (local.get $h) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff)) (i32.const 13)))
-    (local.set $exponent (v128.and (local.get $o) (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000)))
-    (local.set $o (i32x4.add (local.get $o) (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000)))
-    ;; Inf / NaN: exponent all ones
-    (local.set $o (i32x4.add (local.get $o)
-      (v128.and (i32x4.eq (local.get $exponent) (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000))
-        (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))))
-    ;; zero / subnormal: renormalise exactly through a float subtraction
-    (local.set $o
-      (v128.bitselect
-        (f32x4.sub (i32x4.add (local.get $o) (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000))
-          (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))
-        (local.get $o)
-        (i32x4.eq (local.get $exponent) (v128.const i32x4 0 0 0 0))))
-    (v128.or (local.get $o) (i32x4.shl (v128.and (local.get $h) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000)) (i32.const 16))))
-
-  ;; n binary16 at `src` -> n float32 at `dst`.
+  ;; n binary16 at `src` -> n float32 at `dst`, four at a time.
   (func (export "float16_to_float32") (param $src i32) (param $dst i32) (param $n i32)
-    (local $i i32) (local $vecEnd i32) (local $h v128)
-    (local.set $vecEnd (i32.and (local.get $n) (i32.const -8)))
+    (local $i i32) (local $vecEnd i32) (local $h v128) (local $o v128) (local $exponent v128)
+    (local.set $vecEnd (i32.and (local.get $n) (i32.const -4)))
     (block $done
-      (loop $eights
-        (br_if $done (i32.ge_u (local.get $i) (local.get $vecEnd)))
-        (local.set $h (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))
-        (v128.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
-          (call $floatFromHalf4 (i32x4.extend_low_i16x8_u (local.get $h))))
-        (v128.store offset=16 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
-          (call $floatFromHalf4 (i32x4.extend_high_i16x8_u (local.get $h))))
-        (local.set $i (i32.add (local.get $i) (i32.const 8)))
-        (br $eights)))
-    (block $tailDone
-      (loop $tail
-        (br_if $tailDone (i32.ge_u (local.get $i) (local.get $n)))
-        (i32.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
-          (i32x4.extract_lane 0 (call $floatFromHalf4 (i32x4.splat (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1))))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $tail))))
+      (loop $quads
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $h
+          (i32x4.extend_low_i16x8_u
+            (if (result v128) (i32.lt_u (local.get $i) (local.get $vecEnd))
+              (then (v128.load64_zero (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))
+              (else (i16x8.splat (i32.load16_u (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 1)))))))))
+        (local.set $o (i32x4.shl (v128.and (local.get $h) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff)) (i32.const 13)))
+        (local.set $exponent (v128.and (local.get $o) (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000)))
+        (local.set $o (i32x4.add (local.get $o) (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000)))
+        ;; Inf / NaN: exponent all ones
+        (local.set $o (i32x4.add (local.get $o)
+          (v128.and (i32x4.eq (local.get $exponent) (v128.const i32x4 0x0f800000 0x0f800000 0x0f800000 0x0f800000))
+            (v128.const i32x4 0x38000000 0x38000000 0x38000000 0x38000000))))
+        ;; zero / subnormal: renormalise exactly through a float subtraction
+        (local.set $o
+          (v128.or
+            (v128.bitselect
+              (f32x4.sub (i32x4.add (local.get $o) (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000))
+                (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))
+              (local.get $o)
+              (i32x4.eq (local.get $exponent) (v128.const i32x4 0 0 0 0)))
+            (i32x4.shl (v128.and (local.get $h) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000)) (i32.const 16))))
+        (if (i32.lt_u (local.get $i) (local.get $vecEnd))
+          (then
+            (v128.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))) (local.get $o))
+            (local.set $i (i32.add (local.get $i) (i32.const 4))))
+          (else
+            (v128.store32_lane 0 (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))) (local.get $o))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))))
+        (br $quads))))
 )

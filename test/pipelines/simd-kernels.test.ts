@@ -258,6 +258,15 @@ describe('float32 <-> float16 kernels equal the JavaScript conversions', () => {
     expect(bitMismatches(kernels!.float16ToFloat32(all), float16ToFloat32ArrayReference(all))).toEqual([]);
   });
 
+  it('handles lengths that are not a multiple of four (the one-lane tail)', () => {
+    for (const n of [0, 1, 2, 3, 5, 6, 7, 9]) {
+      const floats = Float32Array.from({ length: n }, (_, i) => (i - 3.3) * 1234.567 + 1e-6 * i);
+      expect(Array.from(kernels!.float32ToFloat16(floats))).toEqual(Array.from(float32ToFloat16ArrayReference(floats)));
+      const halves = Uint16Array.from({ length: n }, (_, i) => (i * 0x2f3b + 0x0101) & 0xffff);
+      expect(bitMismatches(kernels!.float16ToFloat32(halves), float16ToFloat32ArrayReference(halves))).toEqual([]);
+    }
+  });
+
   it('float32 -> float16 at and around every rounding midpoint, specials and 1,000,000 random floats', () => {
     const values: number[] = [];
     const probe = new Float32Array(1);
