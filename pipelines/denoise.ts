@@ -70,6 +70,7 @@ export async function denoise(loop: DenoiseLoop): Promise<Float32Array> {
       workspace,
       sampleReady: inputReady,
       raw: fusedStep !== null,
+      ...(simd ? { outputInto: simd.unetOutput } : {}),
       inspectFeeds: loop.inspectFeeds,
     });
     let next: Float32Array;

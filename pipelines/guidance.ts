@@ -80,6 +80,8 @@ export interface NoisePredictionOptions {
   sampleReady?: boolean;
   /** Return the raw `[uncond; cond]` UNet output without combining it (a fused step combines). */
   raw?: boolean;
+  /** With `raw`: an array for ORT to write a float32 output into (e.g. WebAssembly memory); ignored otherwise */
+  outputInto?: Float32Array;
   /** Test hook: sees (and may change) copies of the UNet feeds before the call. */
   inspectFeeds?: (feeds: Record<string, HostTensor>) => void;
 }
@@ -125,7 +127,8 @@ export async function predictNoise(
     options.inspectFeeds(feeds);
   }
   const outputName = unet.outputNames[0];
-  const result = await unet.run(feeds, [outputName]);
+  const into = options.raw && options.outputInto ? { [outputName]: { data: options.outputInto, dims: feeds.sample.dims } } : undefined;
+  const result = await unet.run(feeds, [outputName], into ? { into } : {});
   const noise = result[outputName].data;
   if (!conditioning.guided || options.raw) return noise;
   const workspace = options.workspace;

@@ -144,7 +144,11 @@ export class OnnxSession {
    * warning. `fetches` limits which outputs are copied out (default: all). On an ORT error every
    * feed's dtype and dims are logged before the error is rethrown.
    */
-  async run(feeds: Record<string, HostTensor>, fetches?: readonly string[]): Promise<Record<string, FloatTensor>> {
+  async run(
+    feeds: Record<string, HostTensor>,
+    fetches?: readonly string[],
+    options: { into?: Record<string, { data: Float32Array; dims: readonly number[] }> } = {},
+  ): Promise<Record<string, FloatTensor>> {
     if (this.disposed) throw new Error(`${this.label}: session used after dispose()`);
     const missing = this.inputs.filter((io) => !(io.name in feeds)).map((io) => io.name);
     if (missing.length > 0) {
@@ -166,11 +170,24 @@ export class OnnxSession {
       }
       ortFeeds[io.name] = tensor;
     }
+    // float32 outputs the caller wants written into its own arrays: ORT writes them in place (the
+    // binding still returns copies, which are dropped); other dtypes are converted as usual
+    const intoOutputs = Object.entries(options.into ?? {}).filter(([name, target]) => {
+      if (target.data.length !== target.dims.reduce((a, b) => a * b, 1)) throw new RangeError(`${this.label}: into.${name} has ${target.data.length} values for dims [${target.dims.join(', ')}]`);
+      return this.output(name)?.type === 'float32' && fitsShape(this.output(name)!, target.dims);
+    });
     const started = performance.now();
     const cpuStarted = this.measureCpu ? process.cpuUsage() : null;
     let results: ort.InferenceSession.ReturnType;
     try {
-      results = fetches ? await this.session.run(ortFeeds, [...fetches]) : await this.session.run(ortFeeds);
+      if (intoOutputs.length > 0) {
+        const outputs: Record<string, ort.Tensor | null> = {};
+        for (const name of fetches ?? this.outputNames) outputs[name] = null;
+        for (const [name, target] of intoOutputs) outputs[name] = new ort.Tensor('float32', target.data, [...target.dims]);
+        results = await this.session.run(ortFeeds, outputs as ort.InferenceSession.FetchesType);
+      } else {
+        results = fetches ? await this.session.run(ortFeeds, [...fetches]) : await this.session.run(ortFeeds);
+      }
     } catch (error) {
       for (const [name, tensor] of Object.entries(ortFeeds)) {
         this.log(`${this.label}: feed ${name}: ${tensor.type} [${tensor.dims.join(', ')}]`);
@@ -189,6 +206,7 @@ export class OnnxSession {
       const value = results[name];
       out[name] = fromOrtTensor(value, `${this.label} output ${name}`);
     }
+    for (const [name, target] of intoOutputs) out[name] = { data: target.data, dims: [...target.dims] };
     return out;
   }
 
@@ -202,6 +220,11 @@ export class OnnxSession {
     this.disposed = true;
     await this.session.release();
   }
+}
+
+/** True when `dims` can be the shape of `io` (same rank; fixed dimensions equal). */
+function fitsShape(io: IoSpec, dims: readonly number[]): boolean {
+  return io.shape.length === dims.length && io.shape.every((dim, i) => typeof dim !== 'number' || dim < 0 || dim === dims[i]);
 }
 
 function firstLine(text: string): string {

@@ -10,7 +10,7 @@ import { KERNELS_WASM_BASE64 } from './kernels-wasm.js';
  * Each call copies its inputs into the instance's memory, runs, and copies the results out, all
  * synchronously: an instance never holds data between calls, so one instance can serve any number of
  * pipelines in a thread. A denoising loop can avoid most of the copying with a `GuidedEulerWorkspace`:
- * its latents and UNet feed live in the instance's memory, so only the UNet output is copied in.
+ * its latents, UNet feed and (float32) UNet output live in the instance's memory, so nothing is copied per step.
  */
 export class SimdKernels {
   private readonly memory: WebAssembly.Memory;
@@ -164,8 +164,8 @@ export class SimdKernels {
 
 /**
  * The buffers of one guided Euler denoising loop in WebAssembly memory: two latents buffers the loop
- * alternates between and the `[x; x]` UNet feed, written in place by each step for the next UNet call.
- * Only the UNet output is copied in per step. Create one per loop; copy the final latents out
+ * alternates between, the `[x; x]` UNet feed, written in place by each step for the next UNet call, and
+ * the UNet output, which ORT writes in place (float32 outputs). Nothing is copied per step. Create one per loop; copy the final latents out
  * (`latents.slice()`) if they outlive it.
  */
 export class GuidedEulerWorkspace {
@@ -175,6 +175,8 @@ export class GuidedEulerWorkspace {
     readonly latents: readonly [Float32Array, Float32Array],
     /** the UNet `sample` feed, [x; x] */
     readonly feed: Float32Array,
+    /** where ORT writes a float32 UNet output ([uncond; cond]) */
+    readonly unetOutput: Float32Array,
   ) {}
 
   /** A workspace for a denoising loop over `n` latents, or null when the JavaScript loops are selected. */
@@ -186,9 +188,9 @@ export class GuidedEulerWorkspace {
   static create(n: number): GuidedEulerWorkspace | null {
     const kernels = SimdKernels.create();
     if (!kernels) return null;
-    // scratch: the UNet output (2n) copied in by each step
-    const [a, b, feed] = kernels.pin([n, n, 2 * n], 8 * n);
-    return new GuidedEulerWorkspace(kernels, [a, b], feed);
+    // scratch: a UNet output ORT could not write in place (float16) is copied in (2n)
+    const [a, b, feed, unetOutput] = kernels.pin([n, n, 2 * n, 2 * n], 8 * n);
+    return new GuidedEulerWorkspace(kernels, [a, b], feed, unetOutput);
   }
 }
 

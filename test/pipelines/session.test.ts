@@ -160,6 +160,23 @@ describe('OnnxSession', () => {
     await session.dispose();
   });
 
+  it('writes float32 outputs into caller arrays when asked (into), and converts float16 ones as usual', async () => {
+    const session = await OnnxSession.create(castGraph('into-f32.onnx', ['float16', ['n']], ['float32', ['n']]));
+    const target = new Float32Array(8).fill(-1);
+    const view = target.subarray(2, 6);
+    const out = await session.run({ inp: { data: Float32Array.of(1, 2, 3, 4), dims: [4] } }, undefined, { into: { out: { data: view, dims: [4] } } });
+    expect(out.out.data).toBe(view);
+    expect(Array.from(target)).toEqual([-1, -1, 1, 2, 3, 4, -1, -1]);
+    await expect(session.run({ inp: { data: Float32Array.of(1, 2, 3, 4), dims: [4] } }, undefined, { into: { out: { data: view, dims: [5] } } })).rejects.toThrow(/4 values for dims \[5\]/);
+    await session.dispose();
+    const half = await OnnxSession.create(castGraph('into-f16.onnx', ['float32', ['n']], ['float16', ['n']]));
+    const ignored = new Float32Array(2).fill(-1);
+    const converted = await half.run({ inp: { data: Float32Array.of(0.5, 3), dims: [2] } }, undefined, { into: { out: { data: ignored, dims: [2] } } });
+    expect(Array.from(converted.out.data)).toEqual([0.5, 3]);
+    expect(Array.from(ignored)).toEqual([-1, -1]);
+    await half.dispose();
+  });
+
   it('converts float16 inputs and outputs', async () => {
     const session = await OnnxSession.create(castGraph('half-io.onnx', ['float16', ['n']], ['float16', ['n']]));
     expect(session.usesFloat16).toBe(true);
