@@ -8,13 +8,15 @@
  * Two measures: wall time (what a user waits) and process CPU time. With `--threads 1` ONNX Runtime
  * computes on the calling thread, so CPU time outside `session.run` is exactly our host work and the
  * CPU share is independent of other load on the machine (wall time on a shared machine is not).
- * With more threads ORT's pool threads keep spinning after each run, so process CPU time outside
- * `session.run` is no longer our work, and reading it per run (getrusage) costs time: CPU accounting
- * is on by default only with `--threads 1` (`--cpu on|off` overrides).
+ * With more threads, ORT's pool threads also burn CPU outside `session.run` (waking, and spinning when
+ * `--spin-between-runs`), so process CPU time outside it is no longer only our work, and reading it per
+ * run (getrusage) costs time: CPU accounting is on by default only with `--threads 1` (`--cpu on|off`
+ * overrides).
  * Per image it also reports the garbage-collection pauses (perf_hooks 'gc' entries), which the
  * host-side share includes when they fall outside `session.run`; the summary gives means and medians.
  *
- * The elementwise loops (guided Euler step, pixel conversion) run as WebAssembly SIMD kernels; with
+ * The elementwise loops (guided Euler step, randn's Box–Muller, pixel conversion, float16 conversion)
+ * run as WebAssembly SIMD kernels; with
  * `--kernels both` (the default) every timed image is generated twice, alternating the SIMD kernels and
  * the plain JavaScript loops, the images are compared byte for byte, and both overheads are reported.
  *
