@@ -1,4 +1,4 @@
-import { deflateSync, inflateSync } from 'node:zlib';
+import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import { UserError } from '../errors.js';
 
 /** An 8-bit RGB image, rows top to bottom, pixels interleaved (HWC). */
@@ -17,26 +17,12 @@ export interface PngText {
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32(bytes: Uint8Array, crc = 0xffffffff): number {
-  for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
-  return crc;
-}
-
 function chunk(type: string, data: Uint8Array): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, 'latin1');
-  const crc = crc32(data, crc32(head.subarray(4, 8))) ^ 0xffffffff;
+  // the chunk CRC covers the type and the data (zlib's CRC-32, the one PNG specifies)
+  const crc = crc32(data, crc32(head.subarray(4, 8)));
   const tail = Buffer.alloc(4);
   tail.writeUInt32BE(crc >>> 0, 0);
   return Buffer.concat([head, data, tail]);
@@ -74,13 +60,13 @@ export function encodePng(image: RgbImage, texts: PngText[] = []): Buffer {
   // filter "Sub" on every row: cheap and compresses photographic content well
   const raw = Buffer.alloc((stride + 1) * height);
   for (let y = 0; y < height; y++) {
-    const out = y * (stride + 1);
+    const out = y * (stride + 1) + 1;
     const row = y * stride;
-    raw[out] = 1;
-    for (let x = 0; x < stride; x++) {
-      const left = x >= 3 ? data[row + x - 3] : 0;
-      raw[out + 1 + x] = (data[row + x] - left) & 0xff;
-    }
+    raw[out - 1] = 1;
+    // the first pixel has no left neighbour; Buffer stores keep the low 8 bits of the difference
+    const head = Math.min(3, stride);
+    for (let x = 0; x < head; x++) raw[out + x] = data[row + x];
+    for (let x = 3; x < stride; x++) raw[out + x] = data[row + x] - data[row + x - 3];
   }
   return Buffer.concat([
     SIGNATURE,
