@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
-import { decodePng, encodePng, type RgbImage } from '../../pipelines/image/png.js';
+import { decodePng, encodePng, encodePngAsync, type RgbImage } from '../../pipelines/image/png.js';
 import type { ScorableSample, Scorer, ScoringContext } from '../../probes/types.js';
 import { contentKey } from '../experiment/keys.js';
 import type { Unit } from '../experiment/types.js';
@@ -103,6 +103,28 @@ export function unitLabel(unit: Unit): string {
 export function encodeStoredImage(image: RgbImage, pngTexts: BranchResult['pngTexts']): { png: Uint8Array; sha256: string } {
   const png = encodePng(image, pngTexts);
   return { png, sha256: createHash('sha256').update(png).digest('hex') };
+}
+
+/** An image encoded ahead of storing, with the seconds its own encoding took. */
+interface EncodedImage {
+  png: Uint8Array;
+  sha256: string;
+  seconds: number;
+}
+
+/**
+ * `encodeStoredImage` for every image of a trajectory at once: the compression runs on libuv's worker
+ * threads, so the branches' PNGs encode in parallel (same bytes). null where a result has no image.
+ */
+async function encodeStoredImages(results: readonly BranchResult[], now: () => number): Promise<(EncodedImage | null)[]> {
+  return Promise.all(
+    results.map(async (result) => {
+      if (!result.image) return null;
+      const started = now();
+      const png = await encodePngAsync(result.image, result.pngTexts);
+      return { png, sha256: createHash('sha256').update(png).digest('hex'), seconds: (now() - started) / 1000 };
+    }),
+  );
 }
 
 function errorMessage(error: unknown): string {
@@ -216,7 +238,7 @@ export class Executor {
       store.addGenerationPace(seconds, calls.base + calls.refiner);
       this.unetCalls.base += calls.base;
       this.unetCalls.refiner += calls.refiner;
-      plan.units.forEach((planned, i) => this.storeResult(planned, results[i], images));
+      await this.storeResults(plan.units, results, images);
     }
   }
 
@@ -260,7 +282,7 @@ export class Executor {
     store.addGenerationPace(seconds, calls.base + calls.refiner);
     this.unetCalls.base += calls.base;
     this.unetCalls.refiner += calls.refiner;
-    group.forEach((item, i) => item.units.forEach((planned, j) => this.storeResult(planned, results[i][j], images)));
+    for (const [i, item] of group.entries()) await this.storeResults(item.units, results[i], images);
   }
 
   private async runAlone(item: BaseBatchItem, images: Map<string, StoredImage>): Promise<void> {
@@ -280,7 +302,7 @@ export class Executor {
     store.addGenerationPace(seconds, calls.base + calls.refiner);
     this.unetCalls.base += calls.base;
     this.unetCalls.refiner += calls.refiner;
-    item.units.forEach((planned, i) => this.storeResult(planned, results[i], images));
+    await this.storeResults(item.units, results, images);
   }
 
   // ---- model-major order ----
@@ -386,17 +408,23 @@ export class Executor {
 
   // ---- outcomes ----
 
-  private storeResult(planned: PlannedUnit, result: BranchResult, images: Map<string, StoredImage>): void {
+  /** `storeResult` for the units of one trajectory, their PNGs encoded in parallel first. */
+  private async storeResults(units: readonly PlannedUnit[], results: readonly BranchResult[], images: Map<string, StoredImage>): Promise<void> {
+    const encoded = await encodeStoredImages(results, this.now);
+    units.forEach((planned, i) => this.storeResult(planned, results[i], images, encoded[i] ?? undefined));
+  }
+
+  private storeResult(planned: PlannedUnit, result: BranchResult, images: Map<string, StoredImage>, encoded?: EncodedImage): void {
     const { unit } = planned;
     const { paths, store, progress } = this.options;
     const timings = { ...result.timings };
     let sample: SampleRow;
     if (result.image) {
       const started = this.now();
-      const { png, sha256 } = encodeStoredImage(result.image, result.pngTexts);
+      const { png, sha256 } = encoded ?? encodeStoredImage(result.image, result.pngTexts);
       const relative = imageRelativePath(unit.key);
       writeFileAtomic(join(paths.dir, relative), png);
-      timings.write = (this.now() - started) / 1000;
+      timings.write = (encoded?.seconds ?? 0) + (this.now() - started) / 1000;
       sample = {
         key: unit.key,
         imagePath: relative,

@@ -1,4 +1,5 @@
-import { crc32, deflateSync, inflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { crc32, deflate, deflateSync, inflateSync } from 'node:zlib';
 import { UserError } from '../errors.js';
 
 /** An 8-bit RGB image, rows top to bottom, pixels interleaved (HWC). */
@@ -49,6 +50,21 @@ function textChunk({ keyword, text }: PngText): Buffer {
  * filter and zlib level), so the same image always gives the same bytes.
  */
 export function encodePng(image: RgbImage, texts: PngText[] = []): Buffer {
+  const { raw, assemble } = pngParts(image, texts);
+  return assemble(deflateSync(raw, ZLIB_OPTIONS));
+}
+
+/** `encodePng` with the compression on a libuv worker thread (same bytes), so several encode at once. */
+export async function encodePngAsync(image: RgbImage, texts: PngText[] = []): Promise<Buffer> {
+  const { raw, assemble } = pngParts(image, texts);
+  return assemble(await deflateAsync(raw, ZLIB_OPTIONS));
+}
+
+const ZLIB_OPTIONS = { level: 6 } as const;
+const deflateAsync = promisify(deflate);
+
+/** The filtered scanlines to compress, and how to wrap their compressed form into the file. */
+function pngParts(image: RgbImage, texts: PngText[]): { raw: Buffer; assemble: (compressed: Uint8Array) => Buffer } {
   const { width, height, data } = image;
   if (data.length !== width * height * 3) throw new Error(`RGB data length ${data.length} != ${width}x${height}x3`);
   const header = Buffer.alloc(13);
@@ -68,13 +84,8 @@ export function encodePng(image: RgbImage, texts: PngText[] = []): Buffer {
     for (let x = 0; x < head; x++) raw[out + x] = data[row + x];
     for (let x = 3; x < stride; x++) raw[out + x] = data[row + x] - data[row + x - 3];
   }
-  return Buffer.concat([
-    SIGNATURE,
-    chunk('IHDR', header),
-    ...texts.map(textChunk),
-    chunk('IDAT', deflateSync(raw, { level: 6 })),
-    chunk('IEND', new Uint8Array(0)),
-  ]);
+  const before = [SIGNATURE, chunk('IHDR', header), ...texts.map(textChunk)];
+  return { raw, assemble: (compressed) => Buffer.concat([...before, chunk('IDAT', compressed), chunk('IEND', new Uint8Array(0))]) };
 }
 
 export interface DecodedPng {

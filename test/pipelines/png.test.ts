@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Resvg } from '@resvg/resvg-js';
-import { decodePng, encodePng } from '../../pipelines/image/png.js';
+import { decodePng, encodePng, encodePngAsync } from '../../pipelines/image/png.js';
 
 describe('PNG codec', () => {
   it('round-trips pixels and UTF-8 / Latin-1 text chunks', () => {
@@ -30,5 +30,20 @@ describe('PNG codec', () => {
 
   it('rejects non-PNG input with the source named', () => {
     expect(() => decodePng(new Uint8Array([1, 2, 3]), 'x.png')).toThrow(/x\.png: not a PNG/);
+  });
+});
+
+describe('encodePngAsync', () => {
+  it('gives the bytes of encodePng (compression on a worker thread), several at once', async () => {
+    const images = [
+      [1, 1],
+      [3, 2],
+      [64, 48],
+      [257, 31],
+    ].map(([width, height]) => ({ width, height, data: Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 131 + width) & 255) }));
+    const texts = [{ keyword: 'parameters', text: 'a red cube, Steps: 40' }, { keyword: 'refinery', text: '{"prompt":"café"}' }];
+    const encoded = await Promise.all(images.map((image) => encodePngAsync(image, texts)));
+    encoded.forEach((png, i) => expect(png.equals(encodePng(images[i], texts))).toBe(true));
+    expect(decodePng(encoded[2]).image.data).toEqual(images[2].data);
   });
 });
