@@ -56,7 +56,7 @@ export class SimdKernels {
   }
 
   /**
-   * Planar decoder output [3, plane] → interleaved RGB bytes (see `decodedToBytesReference`).
+   * Planar decoder output [3, plane] → interleaved RGB bytes (see `decodedToRgbReference` in vae.ts).
    * Returns the number of NaN / ±Inf values; the bytes of those are meaningless.
    */
   decodedToRgb(decoded: Float32Array, plane: number, out: Uint8Array): number {
