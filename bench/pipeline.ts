@@ -2,7 +2,7 @@
  * Pipeline overhead benchmark: how much of the wall time per image is spent outside ONNX Runtime
  * (`session.run`) — tokenization, host-side scheduler / CFG loops, tensor conversion, pixel
  * conversion. Runs the tiny random-weight models with a wider UNet so that model time is not
- * negligible, at the real SDXL size (1024×1024, 40 steps, ensemble handoff 0.8). Goal: ≤ 5 %.
+ * negligible, at the real SDXL size (1024×1024, 40 steps, ensemble handoff 0.8, Euler unless `--scheduler`). Goal: ≤ 5 %.
  * Also measures one shared base trajectory against independent runs for three branches.
  *
  * Two measures: wall time (what a user waits) and process CPU time. With `--threads 1` ONNX Runtime
@@ -22,7 +22,7 @@
  *
  *   npx tsx bench/pipeline.ts [--unet-width 64] [--size 1024] [--steps 40] [--images 2] [--threads N]
  *                             [--kernels both|wasm-simd|js] [--spin-between-runs] [--compare-spinning [--rounds 3]]
- *                             [--fp16] [--cpu on|off] [--skip-sharing] [--cache-dir DIR]
+ *                             [--fp16] [--scheduler euler] [--cpu on|off] [--skip-sharing] [--cache-dir DIR]
  *
  * `--fp16` uses float16 UNet and text encoders (the VAE stays float32), so every UNet call converts its
  * feeds to float16 and its output back.
@@ -53,6 +53,7 @@ const { values } = parseArgs({
     kernels: { type: 'string', default: 'both' },
     'spin-between-runs': { type: 'boolean', default: false },
     fp16: { type: 'boolean', default: false },
+    scheduler: { type: 'string', default: 'euler' },
     'compare-spinning': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     'skip-sharing': { type: 'boolean', default: false },
@@ -132,7 +133,7 @@ const spec = (seed: number): TrajectorySpec => ({
   seed,
   steps,
   guidance: 5,
-  scheduler: 'euler',
+  scheduler: values.scheduler!,
   width: size,
   height: size,
 });
