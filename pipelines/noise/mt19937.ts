@@ -3,6 +3,7 @@ const SHIFT_SIZE = 397;
 const MATRIX_A = 0x9908b0df;
 const UPPER_MASK = 0x80000000;
 const LOWER_MASK = 0x7fffffff;
+const UNIFORM24_SCALE = 2 ** -24;
 
 /**
  * 32-bit Mersenne Twister (MT19937) as torch's CPU generator runs it: Knuth seeding of a 32-bit
@@ -33,6 +34,28 @@ export class Mt19937 {
     y ^= (y << 15) & 0xefc60000;
     y ^= y >>> 18;
     return y >>> 0;
+  }
+
+  /**
+   * `out[i] = (output & 0xffffff) · 2⁻²⁴` for i in [start, end): the next outputs as torch's float32
+   * uniforms, in one tight loop (the same values as calling `nextUint32` for each).
+   */
+  fillUniform24(out: Float32Array, start: number, end: number): void {
+    const state = this.state;
+    let index = this.index;
+    for (let i = start; i < end; i++) {
+      if (index >= STATE_SIZE) {
+        this.twist();
+        index = 0;
+      }
+      let y = state[index++];
+      y ^= y >>> 11;
+      y ^= (y << 7) & 0x9d2c5680;
+      y ^= (y << 15) & 0xefc60000;
+      y ^= y >>> 18;
+      out[i] = (y & 0xffffff) * UNIFORM24_SCALE;
+    }
+    this.index = index;
   }
 
   clone(): Mt19937 {

@@ -76,14 +76,14 @@ export class TorchGenerator {
 
   private randnVectorPath(count: number): Float32Array {
     const out = new Float32Array(count);
-    for (let i = 0; i < count; i++) out[i] = this.uniformFloat32();
+    this.engine.fillUniform24(out, 0, count);
     const blocks = Math.floor(count / VECTOR_PATH_MIN_ELEMENTS);
     const kernels = simdKernels();
     if (kernels) kernels.boxMuller16(out, blocks);
     else for (let block = 0; block < blocks; block++) boxMuller16Reference(out, block * VECTOR_PATH_MIN_ELEMENTS, this.scratch);
     if (count % VECTOR_PATH_MIN_ELEMENTS !== 0) {
       const tailStart = count - VECTOR_PATH_MIN_ELEMENTS;
-      for (let i = 0; i < VECTOR_PATH_MIN_ELEMENTS; i++) out[tailStart + i] = this.uniformFloat32();
+      this.engine.fillUniform24(out, tailStart, count);
       boxMuller16Reference(out, tailStart, this.scratch);
     }
     return out;

@@ -36,6 +36,17 @@ describe('MT19937 and uniforms (spec §10.2 steps 1–2)', () => {
     expect(value).toBe(4123659995);
   });
 
+  it('fills float32 uniforms in bulk exactly as one draw at a time, across twists', () => {
+    const single = new Mt19937(12345);
+    const bulk = new Mt19937(12345);
+    const expected = Float32Array.from({ length: 2000 }, () => (single.nextUint32() & 0xffffff) * 2 ** -24);
+    const actual = new Float32Array(2000);
+    bulk.fillUniform24(actual, 0, 700); // ends past the first twist
+    bulk.fillUniform24(actual, 700, 2000);
+    expect(Array.from(actual)).toEqual(Array.from(expected));
+    expect(bulk.nextUint32()).toBe(single.nextUint32());
+  });
+
   it('draws 24-bit float32 uniforms', () => {
     const generator = new TorchGenerator(0);
     const uniforms = [generator.uniformFloat32(), generator.uniformFloat32(), generator.uniformFloat32()];
