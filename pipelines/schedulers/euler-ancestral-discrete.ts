@@ -67,20 +67,13 @@ export class EulerAncestralDiscreteScheduler extends StepIndexedScheduler implem
   }
 
   indexForTimestep(timestep: number): number {
-    const index = this.findTimestepIndex(timestep);
-    if (index === undefined) throw new RangeError(`${this.className}: timestep ${timestep} is not in the schedule`);
-    return index;
+    return this.timestepIndexOrThrow(timestep);
   }
 
   scaleModelInput(sample: Float32Array, timestep: number, into?: Float32Array): Float32Array {
-    this.requireSchedule();
-    const sigma = this.sigmas[this.ensureStepIndex(timestep)];
-    const divisor = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
-    const out = outputArray(`${this.className}.scaleModelInput`, into, sample, sample);
-    const n = sample.length;
-    for (let i = 0; i < n; i++) out[i] = sample[i] / divisor;
-    return out;
+    return this.scaleBySigma(sample, timestep, into);
   }
+
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, generator?: NoiseSource, into?: StepOutputs): SchedulerStepResult {
     const { sigmas } = this.requireSchedule();

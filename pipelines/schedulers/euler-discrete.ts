@@ -110,19 +110,13 @@ export class EulerDiscreteScheduler extends StepIndexedScheduler implements Diff
   }
 
   indexForTimestep(timestep: number): number {
-    const index = this.findTimestepIndex(timestep);
-    if (index === undefined) throw new RangeError(`${this.className}: timestep ${timestep} is not in the schedule`);
-    return index;
+    return this.timestepIndexOrThrow(timestep);
   }
 
   scaleModelInput(sample: Float32Array, timestep: number, into?: Float32Array): Float32Array {
-    this.requireSchedule();
-    const sigma = this.sigmas[this.ensureStepIndex(timestep)];
-    const divisor = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
-    const out = outputArray(`${this.className}.scaleModelInput`, into, sample, sample);
-    divideElements(sample, divisor, out);
-    return out;
+    return this.scaleBySigma(sample, timestep, into);
   }
+
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, generator?: NoiseSource, into?: StepOutputs): SchedulerStepResult {
     const { sigmas } = this.requireSchedule();
@@ -243,11 +237,6 @@ function overlaps(a: Float32Array, b: Float32Array): boolean {
 
 // The elementwise kernels below round every float32 operation with `f32` in the spec's order; a
 // Float32Array store is the last rounding of each output.
-
-function divideElements(values: Float32Array, divisor: number, out: Float32Array): void {
-  const n = values.length;
-  for (let i = 0; i < n; i++) out[i] = values[i] / divisor;
-}
 
 /** ε-prediction: x0 = x − f32(σ̂·ε). */
 function eulerUpdateFromEpsilon(

@@ -49,6 +49,27 @@ export abstract class StepIndexedScheduler {
     return matches.length > 1 ? matches[1] : matches[0];
   }
 
+  /** `findTimestepIndex`, or a RangeError naming the timestep when it is not in the schedule. */
+  protected timestepIndexOrThrow(timestep: number): number {
+    const index = this.findTimestepIndex(timestep);
+    if (index === undefined) throw new RangeError(`${this.className}: timestep ${timestep} is not in the schedule`);
+    return index;
+  }
+
+  /**
+   * The σ-space schedulers' model input: f32(x / f32(√(f32(σ²) + 1))) with σ of the current step
+   * (a division, as diffusers does, not a reciprocal multiply).
+   */
+  protected scaleBySigma(sample: Float32Array, timestep: number, into?: Float32Array): Float32Array {
+    const { sigmas } = this.requireSchedule();
+    const sigma = sigmas[this.ensureStepIndex(timestep)];
+    const divisor = Math.fround(Math.sqrt(Math.fround(Math.fround(sigma * sigma) + 1)));
+    const out = outputArray(`${this.className}.scaleModelInput`, into, sample, sample);
+    const n = sample.length;
+    for (let i = 0; i < n; i++) out[i] = sample[i] / divisor;
+    return out;
+  }
+
   abstract indexForTimestep(timestep: number): number;
 
   protected ensureStepIndex(timestep: number): number {
