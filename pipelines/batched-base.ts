@@ -1,9 +1,9 @@
 import { combineGuidance, rescaleGuidance } from './guidance.js';
-import { checkSize, initialLatents, type BaseRequest, type BaseResult, type LatentSnapshot, type PipelineContext, type SdxlModel } from './sdxl-base.js';
+import { baseStopAfter, checkSize, prepareBaseTrajectory, type BaseRequest, type BaseResult, type LatentSnapshot, type PipelineContext, type SdxlModel } from './sdxl-base.js';
 import type { DiffusionScheduler, NoiseSource } from './schedulers/types.js';
 import type { HostTensor } from './session.js';
-import { encodeBaseConditioning, type TextConditioning } from './text-encoding.js';
-import { baseTimeIds, timeIdWidthMismatch, type TimeIdRows } from './time-ids.js';
+import type { TextConditioning } from './text-encoding.js';
+import type { TimeIdRows } from './time-ids.js';
 
 /**
  * SDXL base text-to-image for several trajectories at once (diffusers `StableDiffusionXLPipeline`
@@ -80,10 +80,7 @@ export async function runSdxlBaseBatch(model: SdxlModel, requests: readonly Base
     if (baseBatchKey(request) !== key) {
       throw new Error(`base batch: request ${index} differs from request 0 in steps, guidance, size or scheduler; such trajectories cannot share a UNet batch`);
     }
-    const stopAfter = request.stopAfter ?? request.steps;
-    if (!Number.isInteger(stopAfter) || stopAfter < 0 || stopAfter > request.steps) {
-      throw new Error(`base: stopAfter ${stopAfter} must be an integer in 0..${request.steps}`);
-    }
+    baseStopAfter(request);
   });
   if (new Set(requests.map((request) => request.scheduler)).size !== requests.length) {
     throw new Error('base batch: every request needs a scheduler of its own (scheduler state is per trajectory)');
@@ -91,27 +88,10 @@ export async function runSdxlBaseBatch(model: SdxlModel, requests: readonly Base
   const guided = first.guidance > 1;
   const latentDims = [1, 4, first.height / 8, first.width / 8];
 
-  // 2. per trajectory: conditioning, schedule, seeded initial latents, time ids
+  // 2. per trajectory: conditioning, schedule, seeded initial latents, time ids (steps 2–5 of runSdxlBase)
   const trajectories: TrajectoryState[] = [];
   for (const request of requests) {
-    const encodeStart = performance.now();
-    const text = await encodeBaseConditioning(
-      model.textEncoder1,
-      model.textEncoder2,
-      request.prompt,
-      request.negativePrompt,
-      { guided, forceZerosForEmptyPrompt: model.forceZerosForEmptyPrompt },
-      context,
-    );
-    const textEncodeMs = performance.now() - encodeStart;
-    const scheduler = request.scheduler;
-    scheduler.setTimesteps(request.steps);
-    scheduler.setBeginIndex(0);
-    const generator = context.createGenerator(request.seed);
-    const latents = initialLatents(generator, latentDims, scheduler.initNoiseSigma);
-    const timeIds = baseTimeIds({ height: request.height, width: request.width });
-    const mismatch = timeIdWidthMismatch(timeIds.positive.length, model.unetConfig ?? {}, text.textEmbeds.dims[1]);
-    if (mismatch) throw new Error(`${model.dir}: base UNet does not take 6 time ids: ${mismatch}`);
+    const { text, textEncodeMs, scheduler, generator, latents, timeIds } = await prepareBaseTrajectory(model, request, guided, context);
     const snapshotAfter = new Set(request.snapshotAfter ?? []);
     const snapshots = new Map<number, LatentSnapshot>();
     if (snapshotAfter.has(0)) snapshots.set(0, { latents: Float32Array.from(latents), denoiseMs: 0 });
@@ -122,7 +102,7 @@ export async function runSdxlBaseBatch(model: SdxlModel, requests: readonly Base
       text,
       timeIds,
       latents,
-      stopAfter: request.stopAfter ?? request.steps,
+      stopAfter: baseStopAfter(request),
       snapshotAfter,
       snapshots,
       textEncodeMs,

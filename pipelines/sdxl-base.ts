@@ -2,8 +2,8 @@ import type { EmbeddingCache } from './embedding-cache.js';
 import { denoise } from './denoise.js';
 import type { DiffusionScheduler, NoiseSource } from './schedulers/types.js';
 import type { HostTensor, LazySession } from './session.js';
-import { encodeBaseConditioning, type TextEncoder } from './text-encoding.js';
-import { baseTimeIds, timeIdWidthMismatch, timeIdsFeed } from './time-ids.js';
+import { encodeBaseConditioning, type TextConditioning, type TextEncoder } from './text-encoding.js';
+import { baseTimeIds, timeIdWidthMismatch, timeIdsFeed, type TimeIdRows } from './time-ids.js';
 
 /**
  * SDXL base text-to-image (diffusers `StableDiffusionXLPipeline`), stopping early for the
@@ -86,16 +86,35 @@ export function initialLatents(generator: NoiseSource, dims: readonly number[], 
   return noise;
 }
 
-export async function runSdxlBase(model: SdxlModel, request: BaseRequest, context: PipelineContext): Promise<BaseResult> {
-  // 1. check inputs
-  checkSize(request.width, request.height);
-  if (!model.textEncoder1) throw new Error(`${model.dir}: the base pipeline needs text_encoder (CLIP-L)`);
+/** The number of base steps a request runs (`stopAfter`, default all), checked. */
+export function baseStopAfter(request: BaseRequest): number {
   const stopAfter = request.stopAfter ?? request.steps;
   if (!Number.isInteger(stopAfter) || stopAfter < 0 || stopAfter > request.steps) {
     throw new Error(`base: stopAfter ${stopAfter} must be an integer in 0..${request.steps}`);
   }
-  const guided = request.guidance > 1;
+  return stopAfter;
+}
 
+/** One base trajectory, ready for its denoising loop. */
+export interface PreparedBaseTrajectory {
+  text: TextConditioning;
+  textEncodeMs: number;
+  /** the request's scheduler, timesteps set, begin index 0 */
+  scheduler: DiffusionScheduler;
+  /** the fresh seeded generator, after the initial latents' draw */
+  generator: NoiseSource;
+  latentDims: number[];
+  latents: Float32Array;
+  /** micro-conditioning rows [orig_h, orig_w, top, left, target_h, target_w] */
+  timeIds: TimeIdRows;
+}
+
+/**
+ * Steps 2–5 of the base pipeline for one request (shared with the UNet-batched form): encode the
+ * prompt, set the timesteps, draw the initial latents, build and check the time ids.
+ */
+export async function prepareBaseTrajectory(model: SdxlModel, request: BaseRequest, guided: boolean, context: PipelineContext): Promise<PreparedBaseTrajectory> {
+  if (!model.textEncoder1) throw new Error(`${model.dir}: the base pipeline needs text_encoder (CLIP-L)`);
   // 2. encode the prompt (negative branch zeroed when there is no negative prompt and the model says so)
   const encodeStart = performance.now();
   const text = await encodeBaseConditioning(
@@ -116,13 +135,26 @@ export async function runSdxlBase(model: SdxlModel, request: BaseRequest, contex
   // 4. prepare latents: one draw from a fresh generator; the same generator feeds stochastic steps
   const generator = context.createGenerator(request.seed);
   const latentDims = [1, 4, request.height / 8, request.width / 8];
-  let latents = initialLatents(generator, latentDims, scheduler.initNoiseSigma);
+  const latents = initialLatents(generator, latentDims, scheduler.initNoiseSigma);
 
-  // 5. micro-conditioning time ids [negative; positive]
-  const rows = baseTimeIds({ height: request.height, width: request.width });
-  const mismatch = timeIdWidthMismatch(rows.positive.length, model.unetConfig ?? {}, text.textEmbeds.dims[1]);
+  // 5. micro-conditioning time ids
+  const timeIds = baseTimeIds({ height: request.height, width: request.width });
+  const mismatch = timeIdWidthMismatch(timeIds.positive.length, model.unetConfig ?? {}, text.textEmbeds.dims[1]);
   if (mismatch) throw new Error(`${model.dir}: base UNet does not take 6 time ids: ${mismatch}`);
-  const conditioning = { ...text, timeIds: timeIdsFeed(rows, guided) };
+  return { text, textEncodeMs, scheduler, generator, latentDims, latents, timeIds };
+}
+
+export async function runSdxlBase(model: SdxlModel, request: BaseRequest, context: PipelineContext): Promise<BaseResult> {
+  // 1. check inputs
+  checkSize(request.width, request.height);
+  const stopAfter = baseStopAfter(request);
+  const guided = request.guidance > 1;
+
+  // 2.–5. prompt, timesteps, initial latents, time ids [negative; positive]
+  const prepared = await prepareBaseTrajectory(model, request, guided, context);
+  const { scheduler, generator, latentDims, textEncodeMs } = prepared;
+  let latents = prepared.latents;
+  const conditioning = { ...prepared.text, timeIds: timeIdsFeed(prepared.timeIds, guided) };
 
   // 6. denoising loop over timesteps[0 : stopAfter], copying out the requested snapshots
   const snapshotAfter = new Set(request.snapshotAfter ?? []);
