@@ -133,14 +133,7 @@ export async function encodeBaseConditioning(
     const joined = concatHidden(first, second);
     return { hidden: joined.data, pooled: second.pooled, tokens: joined.tokens, width: joined.width };
   };
-  const positive = await encodeBoth(prompt);
-  const pooledWidth = positive.pooled.length;
-  if (!options.guided) return stack([positive], positive.tokens, positive.width, pooledWidth);
-  const negative =
-    negativePrompt === null && options.forceZerosForEmptyPrompt
-      ? { hidden: new Float32Array(positive.hidden.length), pooled: new Float32Array(pooledWidth) }
-      : await encodeBoth(negativePrompt ?? '');
-  return stack([negative, positive], positive.tokens, positive.width, pooledWidth);
+  return guidedConditioning(encodeBoth, prompt, negativePrompt, options);
 }
 
 /** Refiner conditioning (text_encoder_2 only, 1280 wide). Its config normally has force_zeros false. */
@@ -156,12 +149,26 @@ export async function encodeRefinerConditioning(
     if (!encoded.pooled) throw new Error(`${encoder2.label}: no pooled output`);
     return { hidden: encoded.hidden, pooled: encoded.pooled, tokens: encoded.hiddenDims[1], width: encoded.hiddenDims[2] };
   };
-  const positive = await encodeOne(prompt);
+  return guidedConditioning(encodeOne, prompt, negativePrompt, options);
+}
+
+/**
+ * The positive branch alone, or (guided) `[negative; positive]`: the negative is all zeros when
+ * there is no negative prompt and the model forces zeros, else the encoding of the negative prompt
+ * (`""` when none is given).
+ */
+async function guidedConditioning(
+  encode: (text: string) => Promise<Branch & { tokens: number; width: number }>,
+  prompt: string,
+  negativePrompt: string | null,
+  options: ConditioningOptions,
+): Promise<TextConditioning> {
+  const positive = await encode(prompt);
   const pooledWidth = positive.pooled.length;
   if (!options.guided) return stack([positive], positive.tokens, positive.width, pooledWidth);
   const negative =
     negativePrompt === null && options.forceZerosForEmptyPrompt
       ? { hidden: new Float32Array(positive.hidden.length), pooled: new Float32Array(pooledWidth) }
-      : await encodeOne(negativePrompt ?? '');
+      : await encode(negativePrompt ?? '');
   return stack([negative, positive], positive.tokens, positive.width, pooledWidth);
 }
