@@ -38,7 +38,7 @@ import { canonicalJson, contentKey } from '../experiment/keys.js';
 import { writeFileAtomic, writeJsonAtomic } from '../run/atomic.js';
 import { RunLock } from '../run/lock.js';
 import { refineryVersion } from '../run/manifest.js';
-import { ensureRunFolders, imageRelativePath, isRunFolder, readJsonFile, runPaths, type RunPaths } from '../run/run-folder.js';
+import { ensureRunFolders, imageRelativePath, isRunFolder, readJsonFile, runPaths, scorableSample, type RunPaths } from '../run/run-folder.js';
 import { displayPath } from '../run/summary.js';
 import { RunStore, type SampleRow, type UnitRow } from '../store/store.js';
 
@@ -134,13 +134,7 @@ async function scoreStore(store: RunStore, paths: RunPaths, scorers: Scorer[], o
     let skipped = 0;
     for (let start = 0; start < todo.length; start += batch) {
       const slice = todo.slice(start, start + batch);
-      const samples: ScorableSample[] = slice.map(({ unit, sample }) => ({
-        key: sample.key,
-        imagePath: join(paths.dir, sample.imagePath!),
-        prompt: unit.prompt,
-        seed: unit.seed,
-        condition: unit.conditionId,
-      }));
+      const samples: ScorableSample[] = slice.map(({ unit, sample }) => scorableSample(paths.dir, unit, sample));
       const applicable = samples.filter((sample) => scorer.appliesTo?.(sample) ?? true);
       skipped += samples.length - applicable.length;
       const started = performance.now();

@@ -25,7 +25,7 @@ import { peakRssBytes } from './manifest.js';
 import { chunkTrajectories, planTrajectories, type PlannedUnit, type TrajectoryPlan } from './planner.js';
 import { baseBatchItems, batchRequest, groupUnetBatches, type BaseBatchItem } from './unet-batches.js';
 import type { Progress } from './progress.js';
-import { imageRelativePath, type RunPaths } from './run-folder.js';
+import { imageRelativePath, scorableSample, type RunPaths } from './run-folder.js';
 
 export type ExecutionOrder = 'shared' | 'model-major';
 
@@ -486,13 +486,7 @@ export class Executor {
       const todo = store.unscoredSamples(scorer).filter(({ sample }) => !failedKeys.has(sample.key));
       for (let i = 0; i < todo.length; i += batch) {
         const slice = todo.slice(i, i + batch);
-        const samples: ScorableSample[] = slice.map(({ unit, sample }) => ({
-          key: sample.key,
-          imagePath: join(paths.dir, sample.imagePath!),
-          prompt: unit.prompt,
-          seed: unit.seed,
-          condition: unit.conditionId,
-        }));
+        const samples: ScorableSample[] = slice.map(({ unit, sample }) => scorableSample(paths.dir, unit, sample));
         const applicable = samples.filter((sample) => scorer.appliesTo?.(sample) ?? true);
         const started = this.now();
         try {

@@ -11,6 +11,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { ScorableSample } from '../../probes/types.js';
+import type { SampleRow, UnitRow } from '../store/store.js';
 import { TEMP_PREFIX } from './atomic.js';
 
 export interface RunPaths {
@@ -39,6 +41,17 @@ export function runPaths(dir: string): RunPaths {
 /** Path of a unit's image relative to the run folder (as the store records it). */
 export function imageRelativePath(key: string): string {
   return `images/${key}.png`;
+}
+
+/** A stored sample as scorers see it: its image path in `runDir`, prompt, seed and condition. */
+export function scorableSample(runDir: string, unit: UnitRow, sample: SampleRow): ScorableSample {
+  return {
+    key: sample.key,
+    imagePath: join(runDir, sample.imagePath!),
+    prompt: unit.prompt,
+    seed: unit.seed,
+    condition: unit.conditionId,
+  };
 }
 
 export function ensureRunFolders(paths: RunPaths): void {
